@@ -1,0 +1,133 @@
+// The run configuration: the TOML file of `laco_dist prune|eval config.toml` (plus
+// `--set section.key=value` overrides) turned into plain validated structs.
+// Every key is checked here (type, allowed values, ranges); errors name the key and its
+// TOML line. Model-dependent checks come later through validate_against_model().
+// docs/config.md lists every key, its default and its meaning.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>  // include <nlohmann/json.hpp> to use to_json()'s result
+
+namespace laco {
+
+struct ModelSection {
+  std::string path;                 // required; absolute, normalized
+  std::string dtype = "float32";    // float32 | bfloat16 | float16 (float16 only with cuda)
+  std::string device = "cpu";       // cpu | cuda
+  int threads = 0;                  // 0 = cores / ranks on this node
+};
+
+struct CalibrationSection {
+  std::string file;                 // required; absolute, normalized (.txt or .jsonl)
+  int samples = 10;                 // first N non-empty samples, >= 1
+  int max_tokens = 128;             // >= 2, counting the BOS
+  bool add_bos = true;
+  int batch_size = 4;               // micro-batch size, >= 1
+  std::string representation = "flat";  // flat | last_token | mean
+};
+
+struct LacoSection {
+  int merge_layers = 4;             // C >= 2: base + C-1 followers
+  int lowest_layer = 1;             // L >= 0, inclusive
+  int highest_layer = 0;            // H, exclusive; 0 = num_hidden_layers
+  int interval = 2;                 // I >= 1
+  double threshold = 0.65;          // T in (-1, 1)
+  std::string rule = "rdsc";        // rdsc | keep_last
+  double scale = 1.0;               // s, finite
+  std::string scope = "full";       // full | attn | ffn
+  std::string norms = "keep_base";  // keep_base | merge
+  int max_removed_layers = 0;       // 0 = no limit
+  bool activation_cache = true;
+  bool early_reject = false;
+};
+
+struct OutputSection {
+  std::string dir;                  // required; absolute, normalized
+  bool overwrite = false;
+  std::string dtype = "same";       // same | float32 | bfloat16 | float16
+  std::string shard_size = "5GB";   // syntax checked here; parsed by the io library
+};
+
+struct ParallelSection {
+  int candidate_width = 0;          // W >= 0; 0 = world size
+};
+
+struct ProfileSection {
+  std::string file;                 // loader default <output.dir>/profile.h5; absolute, normalized
+};
+
+// Optional [eval]; `present` says whether the file (or a --set) had the section at all.
+struct EvalSection {
+  bool present = false;
+  // Defaults below are filled in by the loader (the structs themselves start empty).
+  std::vector<std::string> models;  // default {model.path, output.dir}; absolute, normalized
+  std::vector<std::string> tasks;   // default {} = none; names are checked by the eval code
+  int limit = 0;                    // items per task, 0 = all
+  int batch_size = 8;               // >= 1
+  int max_length = 0;               // 0 = the model's max_position_embeddings
+  std::string perplexity_file;      // default ${LACO_ASSETS:-../shared}/data/wikitext2/wiki.test.raw
+  std::string data_dir;             // default ${LACO_ASSETS:-../shared}/data (task files)
+};
+
+struct RunConfig {
+  ModelSection model;
+  CalibrationSection calibration;
+  LacoSection laco;
+  OutputSection output;
+  ParallelSection parallel;
+  ProfileSection profile;
+  EvalSection eval;
+
+  std::string source;  // the config file as given ("" when parsed from text without a name)
+  // "section.key" -> where its value came from: "config.toml:12" or "--set laco.threshold=0.9".
+  // Keys left at their default are absent. Not part of operator==.
+  std::map<std::string, std::string> origin;
+
+  // Where `key` ("laco.highest_layer") was set, for error messages elsewhere:
+  // "config.toml:12", "--set laco.highest_layer=40", or "config.toml (default)".
+  std::string where(const std::string& key) const;
+};
+
+// Compares every configuration value (not `source`, not `origin`).
+bool operator==(const RunConfig& a, const RunConfig& b);
+inline bool operator!=(const RunConfig& a, const RunConfig& b) { return !(a == b); }
+
+// Reads, expands (${VAR}, ${VAR:-default}, $$ = literal $), overrides, validates and
+// resolves relative paths against the current directory. `overrides` are the
+// "section.key=value" texts of --set (value: a TOML value, or else taken as a bare string;
+// for list keys a bare a,b,c is a list). Throws InputError naming the key and its line.
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// Same, from TOML text; `source_name` is what error messages and `source` show.
+RunConfig parse_run_config(const std::string& toml_text, const std::string& source_name,
+                           const std::vector<std::string>& overrides = {});
+
+// Model-dependent checks: H (0 = num_layers) must be <= num_layers, and L < H.
+// Throws InputError naming laco.highest_layer / laco.lowest_layer, their origin and num_layers.
+void validate_against_model(const RunConfig& cfg, int num_layers);
+
+// The effective configuration as TOML text: every value in use, defaults included, paths
+// absolute; `$` written as `$$`, so parse_run_config(to_toml(c), ...) == c. [eval] only
+// when present.
+std::string to_toml(const RunConfig& cfg);
+
+// {"model": {...}, "calibration": {...}, ...} with every value in use (the report's
+// "settings"); "eval" only when present; plus "source".
+nlohmann::json to_json(const RunConfig& cfg);
+
+// 16 hex digits: FNV-1a 64 of to_toml() of the settings that decide the pruned output
+// ([model], [calibration], [laco], [output] except output.overwrite). [parallel],
+// [profile] and [eval] do not enter, so a resume may change them.
+std::string config_hash(const RunConfig& cfg);
+
+// "section.key" of every value that differs between a and b, in file order ("eval" when
+// only one has the section). `hashed_only`: only the keys config_hash() covers (for
+// "--resume: config changed: laco.threshold").
+std::vector<std::string> changed_keys(const RunConfig& a, const RunConfig& b,
+                                      bool hashed_only = false);
+
+}  // namespace laco

@@ -1,0 +1,99 @@
+// safetensors reading (private copy-on-write mmap, zero-copy tensors, full header
+// validation) and writing (8-byte padded header, {"format":"pt"}, atomic files).
+// Format: 8-byte LE header length N, N bytes of JSON {name: {dtype, shape,
+// data_offsets: [begin, end]}, "__metadata__": {str: str}}, then the data area.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace laco::io {
+
+enum class DType { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
+
+size_t dtype_size(DType dtype);
+std::string dtype_name(DType dtype);  // "F32", ...
+// Parses "F32" etc.; InputError naming `context` (file and tensor) otherwise.
+DType parse_dtype(const std::string& name, const std::string& context);
+c10::ScalarType to_scalar_type(DType dtype);
+DType from_scalar_type(c10::ScalarType type);  // InternalError for unsupported types
+
+struct TensorInfo {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;  // byte range inside the data area
+};
+
+// One validated, memory-mapped .safetensors file. Tensors returned by tensor() are
+// views of the private mapping and keep it alive; writing to them never touches the file.
+class SafetensorsFile {
+ public:
+  // Maps and validates `path`. Every defect is an InputError naming the file and item.
+  static std::shared_ptr<const SafetensorsFile> open(const std::string& path);
+  ~SafetensorsFile();
+
+  const std::string& path() const { return path_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }  // by data offset
+  const TensorInfo* find(const std::string& name) const;
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  uint64_t file_size() const { return file_size_; }
+  at::Tensor tensor(const std::string& name) const;  // InputError if absent
+
+ private:
+  SafetensorsFile() = default;
+  std::string path_;
+  void* map_ = nullptr;
+  uint64_t file_size_ = 0;
+  uint64_t data_start_ = 0;
+  std::vector<TensorInfo> tensors_;
+  std::map<std::string, size_t> index_;
+  std::map<std::string, std::string> metadata_;
+  std::weak_ptr<const SafetensorsFile> self_;
+};
+
+// All weights of a checkpoint directory: model.safetensors, or the shards listed by
+// model.safetensors.index.json (every shard must exist and hold the tensors it maps).
+class WeightSource {
+ public:
+  static WeightSource open_dir(const std::string& dir);
+
+  const std::vector<std::string>& names() const { return names_; }  // sorted
+  bool contains(const std::string& name) const { return where_.count(name) > 0; }
+  const TensorInfo& info(const std::string& name) const;
+  at::Tensor get(const std::string& name) const;  // zero-copy view; InputError if absent
+  std::vector<std::string> files() const;         // shard paths in order
+  uint64_t total_bytes() const;                   // sum of tensor byte sizes
+  std::string file_of(const std::string& name) const;
+
+ private:
+  std::vector<std::shared_ptr<const SafetensorsFile>> files_;
+  std::map<std::string, size_t> where_;
+  std::vector<std::string> names_;
+};
+
+using NamedTensor = std::pair<std::string, at::Tensor>;
+
+// "5GB" = 5e9, "5GiB" = 5*2^30, "123" bytes; also KB/MB/KiB/MiB/TB/TiB.
+// InputError naming `what` on anything else or zero.
+uint64_t parse_size(const std::string& text, const std::string& what);
+
+// Writes one safetensors file atomically (temp name in the same dir, fsync, rename).
+// Tensors are written contiguously in the given order; metadata gets "format": "pt".
+void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// Writes `tensors` (given order) into `dir` as model.safetensors when the total fits
+// `max_shard_bytes`, else model-0000i-of-0000n.safetensors + model.safetensors.index.json
+// ({"metadata": {"total_size": N}, "weight_map": {...}}). Each file is atomic.
+// Returns the file names written (relative to dir).
+std::vector<std::string> write_weights(const std::string& dir, const std::vector<NamedTensor>& tensors,
+                                       uint64_t max_shard_bytes);
+
+}  // namespace laco::io

@@ -1,0 +1,64 @@
+// HuggingFace config.json for the Llama family (llama, mistral, qwen2): parsed into a
+// typed ModelConfig with transformers' defaults, and written back keeping every key it
+// did not change (the raw JSON is carried along).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace laco::model {
+
+enum class RopeScalingType { kNone, kLinear, kLlama3 };
+
+struct RopeScaling {
+  RopeScalingType type = RopeScalingType::kNone;
+  double factor = 1.0;
+  double low_freq_factor = 1.0;   // llama3 only
+  double high_freq_factor = 4.0;  // llama3 only
+  int64_t original_max_position_embeddings = 8192;  // llama3 only
+};
+
+struct ModelConfig {
+  std::string model_type;  // llama | mistral | qwen2
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t num_key_value_heads = 0;  // default: num_attention_heads
+  int64_t head_dim = 0;             // default: hidden_size / num_attention_heads
+  int64_t vocab_size = 0;
+  int64_t max_position_embeddings = 2048;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // q/k/v/o biases (llama, mistral); qwen2 always has q/k/v biases
+  bool mlp_bias = false;
+  std::string torch_dtype;  // as written, may be empty
+  std::vector<int64_t> bos_token_ids, eos_token_ids;
+
+  nlohmann::json raw;  // the file as read; unknown keys survive a round trip
+  std::string source;  // path it came from, for error messages
+};
+
+std::vector<std::string> supported_model_types();
+
+// Parses and validates; InputError naming `source` and the key on any defect.
+ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source);
+// Reads DIR/config.json.
+ModelConfig load_model_config(const std::string& dir);
+
+// config.json for a model whose layers were collapsed: num_hidden_layers becomes
+// layer_map.size() and per-layer lists (e.g. layer_types) keep each new layer's first
+// original entry. `torch_dtype` replaces the dtype when non-empty. Other keys are kept.
+nlohmann::json pruned_config_json(const ModelConfig& config,
+                                  const std::vector<std::vector<int64_t>>& layer_map,
+                                  const std::string& torch_dtype);
+
+// Parameter count implied by the config (embeddings counted once when tied).
+int64_t parameter_count(const ModelConfig& config);
+
+}  // namespace laco::model

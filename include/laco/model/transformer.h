@@ -1,0 +1,80 @@
+// The Llama-family forward pass in pieces that pruning and evaluation reuse:
+// embed(ids) -> run_layers(h, first, last, ctx) -> final_norm(h) -> logits(h).
+// RMSNorm in float32 as HF does; RoPE in HF's rotate_half layout (linear and llama3
+// scaling); GQA attention with causal + padding masks; SwiGLU MLP. Compute dtype
+// float32/bfloat16 on CPU (float16/bfloat16 on CUDA); device cpu or cuda.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+#include "laco/model/layer_table.h"
+
+namespace laco::model {
+
+// Per-batch tensors shared by every layer: rotary tables and the attention mask.
+struct BatchContext {
+  at::Tensor cos, sin;  // (B, 1, Tq, hd) compute dtype
+  at::Tensor allowed;   // (B, 1, Tq, Tk) bool: query i may attend key j
+};
+
+// Growing per-layer key/value cache for generation.
+struct KvCache {
+  std::vector<at::Tensor> k, v;  // per layer (B, kvh, capacity, hd)
+  int64_t length = 0;            // positions filled
+};
+
+// Called with (layer index, that layer's input hidden states (B, T, D)).
+using LayerHook = std::function<void(int64_t, const at::Tensor&)>;
+
+class Transformer {
+ public:
+  explicit Transformer(LayerTable table);
+
+  const ModelConfig& config() const { return table_.config(); }
+  LayerTable& table() { return table_; }
+  const LayerTable& table() const { return table_; }
+  c10::ScalarType dtype() const { return table_.dtype(); }
+  c10::Device device() const { return table_.embed_tokens().device(); }
+  int64_t num_layers() const { return table_.num_layers(); }
+
+  // ids (B, T) int64 -> hidden (B, T, D).
+  at::Tensor embed(const at::Tensor& ids) const;
+  // attention_mask (B, Tk) of 0/1 over all keys (cached + new); the last `num_queries`
+  // columns are the queries. Positions count real tokens, so left padding is fine.
+  BatchContext make_context(const at::Tensor& attention_mask, int64_t num_queries) const;
+  // One decoder layer with explicit weights (e.g. a merged scratch layer). With a cache,
+  // this layer's new keys/values are stored at cache->length (the caller advances it).
+  at::Tensor run_layer(const at::Tensor& h, const LayerWeights& w, const BatchContext& ctx,
+                       KvCache* cache = nullptr, int64_t cache_layer = 0) const;
+  // Current layers [first, last) in order; `hook` sees each layer's input.
+  at::Tensor run_layers(at::Tensor h, int64_t first, int64_t last, const BatchContext& ctx,
+                        const LayerHook& hook = {}, KvCache* cache = nullptr) const;
+  at::Tensor final_norm(const at::Tensor& h) const;  // (B, T, D)
+  at::Tensor logits(const at::Tensor& h) const;      // (B, T, V) float32
+  // Full forward: ids (B, T), attention_mask (B, T) -> float32 logits (B, T, V).
+  at::Tensor forward(const at::Tensor& ids, const at::Tensor& attention_mask) const;
+
+  KvCache make_cache(int64_t batch, int64_t capacity) const;
+
+ private:
+  at::Tensor attention(const at::Tensor& x, const LayerWeights& w, const BatchContext& ctx,
+                       KvCache* cache, int64_t cache_layer) const;
+  at::Tensor mlp(const at::Tensor& x, const LayerWeights& w) const;
+  at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
+
+  LayerTable table_;
+  at::Tensor inv_freq_;  // (hd/2) float32, with rope scaling applied
+};
+
+// Rotary inverse frequencies as transformers computes them (float32), scaling applied.
+at::Tensor rope_inv_freq(const ModelConfig& config);
+
+// Sets LibTorch's and OpenBLAS's thread counts. `threads` = 0 means cores / ranks on
+// this node. Returns the count used.
+int configure_threads(int threads, int ranks_on_node);
+
+}  // namespace laco::model

@@ -1,0 +1,94 @@
+// Pure sharding math for distributed pruning (see plan.h): validated W x S plans,
+// world-size independent micro-batches, and the contiguous assignment of micro-batches
+// to the data shards of a candidate group.
+#include "laco/dist/plan.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "laco/core/error.h"
+
+namespace laco::dist {
+
+int Plan::group_of(int rank) const {
+  LACO_CHECK(rank >= 0 && rank < world_size, "rank {} outside world of size {}", rank, world_size);
+  return rank / data_shards;
+}
+
+int Plan::shard_of(int rank) const {
+  LACO_CHECK(rank >= 0 && rank < world_size, "rank {} outside world of size {}", rank, world_size);
+  return rank % data_shards;
+}
+
+int Plan::rank_of(int group, int shard) const {
+  LACO_CHECK(group >= 0 && group < candidate_width, "group {} outside 0..{}", group,
+             candidate_width - 1);
+  LACO_CHECK(shard >= 0 && shard < data_shards, "shard {} outside 0..{}", shard, data_shards - 1);
+  return group * data_shards + shard;
+}
+
+Plan make_plan(int world_size, int candidate_width) {
+  if (world_size < 1) {
+    throw InternalError(fmt::format("world size must be at least 1, got {}", world_size));
+  }
+  const int w = candidate_width == 0 ? world_size : candidate_width;
+  if (w < 0) {
+    throw InputError(fmt::format(
+        "parallel.candidate_width: {} is negative (expected 0 = world size {}, or a divisor of "
+        "the world size)",
+        candidate_width, world_size));
+  }
+  if (w > world_size) {
+    throw InputError(fmt::format(
+        "parallel.candidate_width: {} exceeds world size {} (each candidate group needs at least "
+        "one rank; W * S must equal the world size)",
+        w, world_size));
+  }
+  if (world_size % w != 0) {
+    throw InputError(fmt::format(
+        "parallel.candidate_width: {} does not divide world size {} (W * S must equal the world "
+        "size)",
+        w, world_size));
+  }
+  return Plan{world_size, w, world_size / w};
+}
+
+std::vector<MicroBatch> make_micro_batches(const std::vector<int64_t>& sample_lengths,
+                                           int batch_size) {
+  if (batch_size < 1) {
+    throw InputError(fmt::format("micro-batch size must be at least 1, got {}", batch_size));
+  }
+  std::vector<MicroBatch> batches;
+  const auto n = static_cast<int64_t>(sample_lengths.size());
+  for (int64_t first = 0; first < n; first += batch_size) {
+    MicroBatch batch;
+    batch.first_sample = first;
+    batch.num_samples = std::min<int64_t>(batch_size, n - first);
+    for (int64_t i = first; i < first + batch.num_samples; ++i) {
+      const int64_t len = sample_lengths[static_cast<size_t>(i)];
+      if (len < 1) {
+        throw InputError(fmt::format(
+            "calibration sample {} has {} tokens (every sample needs at least one)", i, len));
+      }
+      batch.tokens += len;
+      batch.max_length = std::max(batch.max_length, len);
+    }
+    batches.push_back(batch);
+  }
+  return batches;
+}
+
+std::vector<int> assign_micro_batches(int num_batches, int shards, int shard) {
+  LACO_CHECK(num_batches >= 0, "negative number of micro-batches {}", num_batches);
+  LACO_CHECK(shards >= 1, "number of shards must be at least 1, got {}", shards);
+  LACO_CHECK(shard >= 0 && shard < shards, "shard {} outside 0..{}", shard, shards - 1);
+  const int base = num_batches / shards, extra = num_batches % shards;
+  const int first = shard * base + std::min(shard, extra);
+  const int count = base + (shard < extra ? 1 : 0);
+  std::vector<int> out(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) out[static_cast<size_t>(i)] = first + i;
+  return out;
+}
+
+}  // namespace laco::dist

@@ -1,0 +1,116 @@
+// laco_dist command-line entry point: initialise MPI, parse the global options,
+// dispatch to a subcommand, and map failures to exit codes (0 ok, 2 bad input,
+// 1 internal error). Bad input is detected identically on every rank, so rank 0
+// prints it once and every rank finalizes; a failure of one rank alone aborts the job.
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "laco/cli/commands.h"
+#include "laco/core/error.h"
+#include "laco/core/log.h"
+#include "laco/dist/mpi_communicator.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(laco_dist — layer-collapse (LaCo) pruning of HuggingFace LLMs
+
+usage: laco_dist [global options] <command> [options]
+       laco_dist config.toml [prune options]        (same as: laco_dist prune config.toml)
+
+commands:
+  prune CONFIG.toml   prune a model by layer collapse (--set k=v, --dry-run, --resume, --quiet)
+  eval                evaluate models: eval CONFIG.toml | eval --model DIR --tasks a,b [--limit N]
+  inspect DIR         describe a HuggingFace checkpoint (--json)
+  generate            greedy generation: --model DIR (--prompt-ids 1,2 | --prompt TEXT)
+                      [--max-new-tokens N] [--dtype float32|bfloat16] [--json]
+  convert             rewrite a checkpoint: --model DIR --out DIR [--dtype D] [--shard-size 2GB]
+  tokenize            --tokenizer DIR_OR_FILE (--text STR | --file PATH) [--json] [--no-special]
+  detokenize          --tokenizer DIR_OR_FILE --ids 1,2,3
+  report PROFILE.h5   print a profile's candidate and phase tables, write an SVG
+
+global options (before the command):
+  --help, --version, --log-level LEVEL (trace|debug|info|warn|error|off), --log-all-ranks
+
+exit codes: 0 success, 2 bad input (one message from rank 0), 1 internal error.
+Run under MPI as: mpirun -n 4 laco_dist config.toml
+)";
+
+using Command = int (*)(const laco::cli::CommandArgs&, laco::dist::Communicator&);
+
+const std::map<std::string, Command>& commands() {
+  static const std::map<std::string, Command> table = {
+      {"prune", laco::cli::cmd_prune},       {"eval", laco::cli::cmd_eval},
+      {"inspect", laco::cli::cmd_inspect},   {"generate", laco::cli::cmd_generate},
+      {"convert", laco::cli::cmd_convert},   {"tokenize", laco::cli::cmd_tokenize},
+      {"detokenize", laco::cli::cmd_detokenize}, {"report", laco::cli::cmd_report},
+  };
+  return table;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Parses global options and the command; returns the exit code of the run.
+int run(std::vector<std::string> argv, laco::dist::Communicator& world) {
+  std::string log_level = "info";
+  bool all_ranks = false;
+  size_t i = 0;
+  for (; i < argv.size() && argv[i].rfind("--", 0) == 0; ++i) {
+    if (argv[i] == "--help") {
+      if (world.rank() == 0) std::fputs(kUsage, stdout);
+      return laco::kExitOk;
+    } else if (argv[i] == "--version") {
+      if (world.rank() == 0) std::printf("laco_dist %s\n", LACO_VERSION);
+      return laco::kExitOk;
+    } else if (argv[i] == "--log-level" && i + 1 < argv.size()) {
+      log_level = argv[++i];
+    } else if (argv[i] == "--log-all-ranks") {
+      all_ranks = true;
+    } else {
+      throw laco::InputError("unknown global option " + argv[i] + " (see laco_dist --help)");
+    }
+  }
+  laco::init_logging(world.rank(), log_level, all_ranks);
+  if (i == argv.size()) {
+    if (world.rank() == 0) std::fputs(kUsage, stderr);
+    return laco::kExitInput;
+  }
+  std::string name = argv[i];
+  std::vector<std::string> rest(argv.begin() + static_cast<long>(i) + 1, argv.end());
+  if (ends_with(name, ".toml")) {  // `laco_dist config.toml` == `laco_dist prune config.toml`
+    rest.insert(rest.begin(), name);
+    name = "prune";
+  }
+  auto it = commands().find(name);
+  if (it == commands().end()) {
+    throw laco::InputError("unknown command '" + name +
+                           "' (expected prune, eval, inspect, generate, convert, tokenize, "
+                           "detokenize, report; see laco_dist --help)");
+  }
+  return it->second(rest, world);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  laco::dist::MpiRuntime mpi(&argc, &argv);
+  laco::dist::MpiCommunicator world(MPI_COMM_WORLD);
+  int code = laco::kExitOk;
+  try {
+    code = run(std::vector<std::string>(argv + 1, argv + argc), world);
+  } catch (const laco::InputError& e) {
+    // Found identically on every rank: one message from rank 0, orderly finalize.
+    if (world.rank() == 0) std::fprintf(stderr, "laco_dist: error: %s\n", e.what());
+    code = laco::kExitInput;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "laco_dist: internal error on rank %d: %s\n", world.rank(), e.what());
+    std::fflush(stderr);
+    if (world.size() > 1) laco::dist::MpiRuntime::abort(laco::kExitInternal);
+    code = laco::kExitInternal;
+  }
+  return code;
+}

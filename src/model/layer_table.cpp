@@ -1,0 +1,186 @@
+// Loading, checking and collapsing the replica's layers: see layer_table.h.
+#include "laco/model/layer_table.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <spdlog/spdlog.h>
+
+#include "laco/core/error.h"
+
+namespace laco::model {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Fetches `name`, checks its shape and dtype, converts to dtype/device if needed.
+at::Tensor fetch(const io::WeightSource& w, const std::string& name, const std::vector<int64_t>& shape,
+                 const ModelConfig& c, c10::ScalarType dtype, c10::Device device) {
+  LACO_INPUT_CHECK(w.contains(name),
+                   "tensor '{}' is missing from the checkpoint (expected shape {} for {} with "
+                   "{} layers, config {})", name, shape_str(shape), c.model_type,
+                   c.num_hidden_layers, c.source);
+  at::Tensor t = w.get(name);
+  LACO_INPUT_CHECK(t.sizes().vec() == shape, "tensor '{}' in {} has shape {}, expected {}", name,
+                   w.file_of(name), shape_str(t.sizes().vec()), shape_str(shape));
+  LACO_INPUT_CHECK(at::isFloatingType(t.scalar_type()),
+                   "tensor '{}' in {} has dtype {}, expected a floating-point dtype", name,
+                   w.file_of(name), c10::toString(t.scalar_type()));
+  if (t.scalar_type() != dtype || device != t.device()) t = t.to(device, dtype);
+  return t;
+}
+
+}  // namespace
+
+c10::ScalarType parse_compute_dtype(const std::string& name, const std::string& what) {
+  if (name == "float32") return at::kFloat;
+  if (name == "bfloat16") return at::kBFloat16;
+  if (name == "float16") return at::kHalf;
+  throw InputError(fmt::format("{}: unknown dtype '{}' (expected float32, bfloat16 or float16)",
+                               what, name));
+}
+
+std::string dtype_string(c10::ScalarType type) {
+  switch (type) {
+    case at::kFloat: return "float32";
+    case at::kBFloat16: return "bfloat16";
+    case at::kHalf: return "float16";
+    case at::kDouble: return "float64";
+    default: return c10::toString(type);
+  }
+}
+
+LayerTable LayerTable::load(const ModelConfig& c, const io::WeightSource& w, c10::ScalarType dtype,
+                            c10::Device device) {
+  LayerTable t;
+  t.config_ = c;
+  t.arch_ = &arch_for(c);
+  t.dtype_ = dtype;
+  std::set<std::string> used;
+  for (const auto& g : t.arch_->global_tensors) {
+    if (g.tied_to_embed && c.tie_word_embeddings) continue;
+    at::Tensor x = fetch(w, g.name, g.shape(c), c, dtype, device);
+    used.insert(g.name);
+    if (g.role == GlobalRole::kEmbed) t.embed_ = x;
+    if (g.role == GlobalRole::kFinalNorm) t.norm_ = x;
+    if (g.role == GlobalRole::kLmHead) t.lm_head_ = x;
+  }
+  if (c.tie_word_embeddings) t.lm_head_ = t.embed_;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    LayerWeights lw;
+    for (const auto& spec : t.arch_->layer_tensors) {
+      if (!spec.present(c)) continue;
+      const std::string name = layer_tensor_name(*t.arch_, l, spec);
+      lw[spec.role] = fetch(w, name, spec.shape(c), c, dtype, device);
+      used.insert(name);
+    }
+    t.layers_.push_back(std::move(lw));
+    t.layer_map_.push_back({l});
+  }
+  std::vector<std::string> unused;
+  for (const auto& name : w.names()) {
+    bool ignored = used.count(name) || (c.tie_word_embeddings && name == "lm_head.weight");
+    for (const auto& suffix : t.arch_->ignored_suffixes) ignored = ignored || ends_with(name, suffix);
+    if (!ignored) unused.push_back(name);
+  }
+  LACO_INPUT_CHECK(unused.empty(),
+                   "tensor '{}' in {} is not part of a {} model with {} layers ({} unexpected "
+                   "tensors; does config.json match the weights?)", unused.empty() ? "" : unused[0],
+                   unused.empty() ? "" : w.file_of(unused[0]), c.model_type, c.num_hidden_layers,
+                   unused.size());
+  return t;
+}
+
+LayerTable LayerTable::random(const ModelConfig& c, uint64_t seed, c10::ScalarType dtype,
+                              double std) {
+  LayerTable t;
+  t.config_ = c;
+  t.arch_ = &arch_for(c);
+  t.dtype_ = dtype;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  auto normal = [&](const std::vector<int64_t>& shape, double mean, double sd) {
+    return at::normal(mean, sd, shape, gen, at::TensorOptions().dtype(at::kFloat)).to(dtype);
+  };
+  t.embed_ = normal({c.vocab_size, c.hidden_size}, 0.0, std * 50);  // O(1) hidden states
+  t.norm_ = normal({c.hidden_size}, 1.0, 0.1);
+  t.lm_head_ = c.tie_word_embeddings ? t.embed_ : normal({c.vocab_size, c.hidden_size}, 0.0, std);
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    LayerWeights lw;
+    for (const auto& spec : t.arch_->layer_tensors) {
+      if (!spec.present(c)) continue;
+      const bool norm = spec.group == ParamGroup::kNorm;
+      lw[spec.role] = normal(spec.shape(c), norm ? 1.0 : 0.0, norm ? 0.1 : std);
+    }
+    t.layers_.push_back(std::move(lw));
+    t.layer_map_.push_back({l});
+  }
+  return t;
+}
+
+const LayerWeights& LayerTable::layer(int64_t i) const {
+  LACO_CHECK(i >= 0 && i < num_layers(), "layer {} out of range [0, {})", i, num_layers());
+  return layers_[static_cast<size_t>(i)];
+}
+
+void LayerTable::collapse(int64_t first, int64_t last, LayerWeights merged) {
+  LACO_CHECK(0 <= first && first <= last && last < num_layers(), "collapse [{}, {}] of {} layers",
+             first, last, num_layers());
+  std::vector<int64_t> originals;
+  for (int64_t i = first; i <= last; ++i) {
+    const auto& m = layer_map_[static_cast<size_t>(i)];
+    originals.insert(originals.end(), m.begin(), m.end());
+  }
+  layers_.erase(layers_.begin() + first + 1, layers_.begin() + last + 1);
+  layers_[static_cast<size_t>(first)] = std::move(merged);
+  layer_map_.erase(layer_map_.begin() + first + 1, layer_map_.begin() + last + 1);
+  layer_map_[static_cast<size_t>(first)] = std::move(originals);
+}
+
+std::vector<io::NamedTensor> LayerTable::named_tensors() const {
+  auto global = [&](GlobalRole role) -> std::string {
+    for (const auto& g : arch_->global_tensors)
+      if (g.role == role) return g.name;
+    LACO_CHECK(false, "arch {} has no global tensor role {}", arch_->family, static_cast<int>(role));
+    return {};
+  };
+  std::vector<io::NamedTensor> out;
+  out.emplace_back(global(GlobalRole::kEmbed), embed_);
+  for (int64_t l = 0; l < num_layers(); ++l) {
+    for (const auto& spec : arch_->layer_tensors) {
+      const at::Tensor& x = layer(l)[spec.role];
+      if (x.defined()) out.emplace_back(layer_tensor_name(*arch_, l, spec), x);
+    }
+  }
+  out.emplace_back(global(GlobalRole::kFinalNorm), norm_);
+  if (!config_.tie_word_embeddings) out.emplace_back(global(GlobalRole::kLmHead), lm_head_);
+  return out;
+}
+
+uint64_t LayerTable::bytes() const {
+  uint64_t n = 0;
+  for (const auto& [name, t] : named_tensors()) n += static_cast<uint64_t>(t.nbytes());
+  return n;
+}
+
+}  // namespace laco::model
+
+namespace laco::model {
+
+c10::Device parse_device(const std::string& name, const std::string& what) {
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name == "cuda") {
+    LACO_INPUT_CHECK(at::hasCUDA(), "{}: device 'cuda' requested but this LibTorch build has no "
+                     "CUDA support (or no GPU is visible)", what);
+    return c10::Device(c10::kCUDA);
+  }
+  throw InputError(fmt::format("{}: unknown device '{}' (expected cpu or cuda)", what, name));
+}
+
+LayerTable load_layer_table(const std::string& dir, c10::ScalarType dtype, c10::Device device) {
+  ModelConfig config = load_model_config(dir);
+  io::WeightSource weights = io::WeightSource::open_dir(dir);
+  return LayerTable::load(config, weights, dtype, device);
+}
+
+}  // namespace laco::model

@@ -1,0 +1,91 @@
+// Test helpers: see test_support.h.
+#include "support/test_support.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace laco::test {
+
+std::string assets_dir() {
+  const char* env = std::getenv("LACO_ASSETS");
+  std::string dir = env && *env ? env : "../shared";
+  return std::filesystem::absolute(dir).lexically_normal().string();
+}
+
+std::string asset(const std::string& rel) { return assets_dir() + "/" + rel; }
+
+bool exists(const std::string& path) { return std::filesystem::exists(path); }
+
+TempDir::TempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/laco_test_XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!f) throw std::runtime_error("cannot write " + path);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read " + path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+namespace {
+std::string laco_bin() {
+  const char* env = std::getenv("LACO_BIN");
+  return env && *env ? env : "laco_dist";
+}
+}  // namespace
+
+CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& prefix) {
+  TempDir io;
+  std::vector<std::string> argv = prefix;
+  argv.push_back(laco_bin());
+  argv.insert(argv.end(), args.begin(), args.end());
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (!freopen((io.file("out")).c_str(), "w", stdout) ||
+        !freopen((io.file("err")).c_str(), "w", stderr) || !freopen("/dev/null", "r", stdin))
+      _exit(127);
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    execvp(cargv[0], cargv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CliResult r;
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  r.out = read_file(io.file("out"));
+  r.err = read_file(io.file("err"));
+  return r;
+}
+
+std::vector<std::string> mpirun_prefix(int ranks) {
+  return {"mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+          "-n",     std::to_string(ranks)};
+}
+
+}  // namespace laco::test

@@ -1,0 +1,51 @@
+// Helpers shared by the GoogleTest suites: where the shared assets are (LACO_ASSETS,
+// default ../shared), fresh temporary directories, and running the laco_dist binary
+// (LACO_BIN) to check exit codes and output like a user would.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace laco::test {
+
+// Absolute path of the shared assets directory (may not exist).
+std::string assets_dir();
+// assets_dir() + "/" + rel.
+std::string asset(const std::string& rel);
+bool exists(const std::string& path);
+
+// A fresh empty directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void write_file(const std::string& path, const std::string& bytes);
+std::string read_file(const std::string& path);
+
+struct CliResult {
+  int exit_code = -1;  // -1 when killed by a signal (then `signal` is set)
+  int signal = 0;
+  std::string out, err;
+};
+// Runs `$LACO_BIN args...` (or `prefix... $LACO_BIN args...`, e.g. mpirun) and captures output.
+CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& prefix = {});
+// mpirun prefix for `ranks` ranks, root-safe and oversubscribed.
+std::vector<std::string> mpirun_prefix(int ranks);
+
+}  // namespace laco::test
+
+// Skips the current test when a shared asset is missing.
+#define LACO_REQUIRE_ASSET(rel)                                                     \
+  do {                                                                              \
+    if (!::laco::test::exists(::laco::test::asset(rel)))                            \
+      GTEST_SKIP() << "asset " << ::laco::test::asset(rel) << " absent; set LACO_ASSETS"; \
+  } while (0)
