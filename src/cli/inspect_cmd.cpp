@@ -69,7 +69,7 @@ int cmd_inspect(const CommandArgs& argv, dist::Communicator& world) {
   std::printf("hidden         %lld (intermediate %lld)\n", static_cast<long long>(config.hidden_size),
               static_cast<long long>(config.intermediate_size));
   std::printf("vocab          %lld\n", static_cast<long long>(config.vocab_size));
-  std::printf("parameters     %s\n", fmt::format("{:L}", params).c_str());
+  std::printf("parameters     %s\n", fmt::format("{}", params).c_str());
   std::printf("dtype          %s\n", j["dtype"].get<std::string>().c_str());
   std::printf("bytes          %llu\n", static_cast<unsigned long long>(weights.total_bytes()));
   std::printf("files          %s\n", fmt::format("{}", fmt::join(files, ", ")).c_str());

@@ -6,9 +6,5 @@
 namespace laco::cli {
 #define LACO_PENDING(name) \
   int cmd_##name(const CommandArgs&, dist::Communicator&) { throw InputError(#name " is not built yet"); }
-LACO_PENDING(tokenize)
-LACO_PENDING(detokenize)
-LACO_PENDING(prune)
 LACO_PENDING(eval)
-LACO_PENDING(report)
 }  // namespace laco::cli

@@ -171,25 +171,22 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 }
 
 const char* type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "boolean";
-    case toml::node_type::string: return "string";
-    case toml::node_type::array: return "array";
-    case toml::node_type::table: return "table";
-    case toml::node_type::date: return "date";
-    case toml::node_type::time: return "time";
-    case toml::node_type::date_time: return "date-time";
-    default: return "nothing";
-  }
+  // Indexed by toml::node_type: none, table, array, string, integer, floating_point,
+  // boolean, date, time, date_time.
+  static const char* const kNames[] = {"nothing", "table", "array",   "string", "integer",
+                                       "float",   "boolean", "date", "time",   "date-time"};
+  return kNames[static_cast<int>(n.type())];
 }
 
 std::string show(const toml::node& n) {
-  std::ostringstream ss;
-  n.visit([&](auto&& v) { ss << v; });
-  std::string s = ss.str();
-  if (n.is_string()) s = "\"" + s + "\"";
+  std::string s;
+  if (n.is_string()) {
+    s = "\"" + n.as_string()->get() + "\"";
+  } else {
+    std::ostringstream ss;
+    n.visit([&](auto&& v) { ss << v; });
+    s = ss.str();
+  }
   if (s.size() > 60) s = s.substr(0, 57) + "...";
   return s;
 }
@@ -406,8 +403,8 @@ void require(const RunConfig& c, bool ok, const std::string& key, const T& value
 void validate(const RunConfig& c) {
   const ModelSection& m = c.model;
   LACO_INPUT_CHECK(!(m.dtype == "float16" && m.device != "cuda"),
-                   "{}: model.dtype = \"float16\" needs model.device = \"cuda\" (found \"{}\" at "
-                   "{}); use float32 or bfloat16 on cpu",
+                   "{}: model.dtype = \"float16\" needs model.device = \"cuda\" (found "
+                   "model.device = \"{}\", {}); use float32 or bfloat16 on cpu",
                    c.where("model.dtype"), m.device, c.where("model.device"));
   require(c, m.threads >= 0, "model.threads", m.threads, "an integer >= 0 (0 = automatic)");
   const CalibrationSection& cal = c.calibration;
@@ -537,10 +534,12 @@ void validate_against_model(const RunConfig& cfg, int num_layers) {
                    num_layers);
   const int high = l.highest_layer == 0 ? num_layers : l.highest_layer;
   LACO_INPUT_CHECK(l.lowest_layer < high,
-                   "{}: laco.lowest_layer = {} must be below laco.highest_layer = {}{} (the model "
-                   "has {} layers); the range [L, H) of base layers is empty",
-                   cfg.where("laco.lowest_layer"), l.lowest_layer, high,
-                   l.highest_layer == 0 ? " (0 = num_hidden_layers)" : "", num_layers);
+                   "{}: laco.lowest_layer = {} must be below laco.highest_layer = {}{} ({}); the "
+                   "range [L, H) of base layers is empty",
+                   cfg.where("laco.lowest_layer"), l.lowest_layer, l.highest_layer,
+                   l.highest_layer == 0 ? fmt::format(", i.e. the model's {} layers", num_layers)
+                                        : fmt::format(" (the model has {} layers)", num_layers),
+                   cfg.where("laco.highest_layer"));
 }
 
 // ---- printing and comparing -------------------------------------------------------------

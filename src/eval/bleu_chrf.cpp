@@ -15,8 +15,12 @@ namespace {
 
 using detail::python_split;
 
-bool is_digit(char32_t c) { return c >= U'0' && c <= U'9'; }
-bool is_dot_comma(char32_t c) { return c == U'.' || c == U','; }
+bool is_digit(char32_t c) {
+  return c >= U'0' && c <= U'9';
+}
+bool is_dot_comma(char32_t c) {
+  return c == U'.' || c == U',';
+}
 
 // The class [\{-\~\[-\` -\&\(-\+\:-\@\/] of the first 13a regex.
 bool is_13a_symbol(char32_t c) {
@@ -134,15 +138,17 @@ int64_t closest_ref_len(int64_t hyp_len, const std::vector<int64_t>& ref_lens) {
   return best_len;
 }
 
-double my_log(double x) { return x == 0.0 ? -9999999999.0 : std::log(x); }
+double my_log(double x) {
+  return x == 0.0 ? -9999999999.0 : std::log(x);
+}
 
 void check_streams(size_t n_hyps, const std::vector<std::vector<std::string>>& references,
                    const char* metric) {
   LACO_INPUT_CHECK(!references.empty(), "{}: no reference stream given", metric);
   for (size_t r = 0; r < references.size(); ++r) {
     LACO_INPUT_CHECK(references[r].size() == n_hyps,
-                     "{}: reference stream {} has {} segments but there are {} hypotheses",
-                     metric, r, references[r].size(), n_hyps);
+                     "{}: reference stream {} has {} segments but there are {} hypotheses", metric,
+                     r, references[r].size(), n_hyps);
   }
 }
 
@@ -207,9 +213,9 @@ BleuResult compute_bleu(const std::array<int64_t, kBleuMaxOrder>& counts,
   return r;
 }
 
-BleuResult corpus_bleu(const std::vector<std::string>& hypotheses,
-                       const std::vector<std::vector<std::string>>& references,
-                       const BleuOptions& options) {
+BleuResult corpus_bleu_multi(const std::vector<std::string>& hypotheses,
+                             const std::vector<std::vector<std::string>>& references,
+                             const BleuOptions& options) {
   check_streams(hypotheses.size(), references, "BLEU");
   std::array<int64_t, kBleuMaxOrder> counts{}, totals{};
   int64_t sys_len = 0, ref_len = 0;
@@ -240,7 +246,7 @@ BleuResult corpus_bleu(const std::vector<std::string>& hypotheses,
 
 BleuResult corpus_bleu(const std::vector<std::string>& hypotheses,
                        const std::vector<std::string>& references, const BleuOptions& options) {
-  return corpus_bleu(hypotheses, std::vector<std::vector<std::string>>{references}, options);
+  return corpus_bleu_multi(hypotheses, {references}, options);
 }
 
 // ---- chrF --------------------------------------------------------------------------
@@ -291,8 +297,9 @@ double chrf_f_score(const std::vector<int64_t>& stats, const ChrfOptions& o) {
 
 }  // namespace
 
-double chrf(const std::vector<std::string>& hypotheses,
-            const std::vector<std::vector<std::string>>& references, const ChrfOptions& options) {
+double chrf_multi(const std::vector<std::string>& hypotheses,
+                  const std::vector<std::vector<std::string>>& references,
+                  const ChrfOptions& options) {
   LACO_INPUT_CHECK(options.char_order >= 1, "chrF: char_order must be >= 1, got {}",
                    options.char_order);
   check_streams(hypotheses.size(), references, "chrF");
@@ -328,7 +335,7 @@ double chrf(const std::vector<std::string>& hypotheses,
 
 double chrf(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references,
             const ChrfOptions& options) {
-  return chrf(hypotheses, std::vector<std::vector<std::string>>{references}, options);
+  return chrf_multi(hypotheses, {references}, options);
 }
 
 }  // namespace laco::eval

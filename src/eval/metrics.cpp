@@ -20,14 +20,18 @@ size_t argmax_first(const std::vector<double>& values) {
   return best;
 }
 
-int64_t char_length(const std::string& utf8) { return detail::utf8_length(utf8); }
+int64_t char_length(const std::string& utf8) {
+  return detail::utf8_length(utf8);
+}
 
-size_t select_acc(const std::vector<double>& logliks) { return argmax_first(logliks); }
+size_t select_acc(const std::vector<double>& logliks) {
+  return argmax_first(logliks);
+}
 
 size_t select_acc_norm(const std::vector<double>& logliks,
                        const std::vector<std::string>& choices) {
-  LACO_INPUT_CHECK(logliks.size() == choices.size(),
-                   "acc_norm: {} log-likelihoods for {} choices", logliks.size(), choices.size());
+  LACO_INPUT_CHECK(logliks.size() == choices.size(), "acc_norm: {} log-likelihoods for {} choices",
+                   logliks.size(), choices.size());
   std::vector<double> normed(logliks.size());
   for (size_t i = 0; i < logliks.size(); ++i) {
     // Division by a zero length gives +-inf / NaN exactly as numpy does.
@@ -52,7 +56,9 @@ double mean_stderr(const std::vector<double>& values) {
   return std::sqrt(ss / static_cast<double>(n - 1)) / std::sqrt(static_cast<double>(n));
 }
 
-double perplexity(const std::vector<double>& logliks) { return std::exp(-mean(logliks)); }
+double perplexity(const std::vector<double>& logliks) {
+  return std::exp(-mean(logliks));
+}
 
 PerplexityCounts& PerplexityCounts::operator+=(const PerplexityCounts& o) {
   sum_loglik += o.sum_loglik;

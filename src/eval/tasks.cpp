@@ -21,24 +21,37 @@ using nlohmann::json;
 
 const std::vector<TaskInfo>& registry() {
   static const std::vector<TaskInfo> kTasks = {
-      {"piqa", TaskKind::kMultipleChoice,
-       {"data/piqa/valid.jsonl", "data/piqa/valid-labels.lst"}, {"acc", "acc_norm"}},
-      {"hellaswag", TaskKind::kMultipleChoice, {"data/hellaswag/hellaswag_val_full.txt"},
+      {"piqa",
+       TaskKind::kMultipleChoice,
+       {"data/piqa/valid.jsonl", "data/piqa/valid-labels.lst"},
+       {"acc", "acc_norm"}},
+      {"hellaswag",
+       TaskKind::kMultipleChoice,
+       {"data/hellaswag/hellaswag_val_full.txt"},
        {"acc", "acc_norm"}},
       {"arc_easy", TaskKind::kMultipleChoice, {"data/arc/arc_easy.jsonl"}, {"acc", "acc_norm"}},
-      {"arc_challenge", TaskKind::kMultipleChoice, {"data/arc/arc_challenge.jsonl"},
+      {"arc_challenge",
+       TaskKind::kMultipleChoice,
+       {"data/arc/arc_challenge.jsonl"},
        {"acc", "acc_norm"}},
       {"boolq", TaskKind::kMultipleChoice, {"data/boolq/boolq.jsonl"}, {"acc"}},
       {"winogrande", TaskKind::kMultipleChoice, {"data/winogrande/winogrande.jsonl"}, {"acc"}},
-      {"openbookqa", TaskKind::kMultipleChoice, {"data/openbookqa/openbook_qa.jsonl"},
+      {"openbookqa",
+       TaskKind::kMultipleChoice,
+       {"data/openbookqa/openbook_qa.jsonl"},
        {"acc", "acc_norm"}},
       {"copa", TaskKind::kMultipleChoice, {"data/copa/copa.jsonl"}, {"acc"}},
-      {"lambada_openai", TaskKind::kLastWord, {"data/lambada/lambada_openai.jsonl"},
+      {"lambada_openai",
+       TaskKind::kLastWord,
+       {"data/lambada/lambada_openai.jsonl"},
        {"acc", "perplexity"}},
-      {"multi30k_de_en", TaskKind::kTranslation,
+      {"multi30k_de_en",
+       TaskKind::kTranslation,
        {"data/multi30k/test_2016_flickr.de", "data/multi30k/test_2016_flickr.en"},
        {"bleu", "chrf"}},
-      {"wikitext", TaskKind::kPerplexity, {"data/wikitext2/wiki.test.raw"},
+      {"wikitext",
+       TaskKind::kPerplexity,
+       {"data/wikitext2/wiki.test.raw"},
        {"word_perplexity", "byte_perplexity", "bits_per_byte", "token_perplexity"}},
   };
   return kTasks;
@@ -90,21 +103,22 @@ struct Record {
   size_t line;  // 1-based
 
   const json& field(const char* key) const {
-    LACO_INPUT_CHECK(value.is_object() && value.contains(key), "{}:{}: missing field '{}'",
-                     *path, line, key);
+    LACO_INPUT_CHECK(value.is_object() && value.contains(key), "{}:{}: missing field '{}'", *path,
+                     line, key);
     return value.at(key);
   }
   std::string str(const char* key) const {
     const json& f = field(key);
-    LACO_INPUT_CHECK(f.is_string(), "{}:{}: field '{}' must be a string, got {}", *path, line,
-                     key, f.type_name());
+    LACO_INPUT_CHECK(f.is_string(), "{}:{}: field '{}' must be a string, got {}", *path, line, key,
+                     f.type_name());
     return f.get<std::string>();
   }
   std::vector<std::string> strings(const char* key) const {
     const json& f = field(key);
-    LACO_INPUT_CHECK(f.is_array() && f.size() >= 2 &&
-                         std::all_of(f.begin(), f.end(), [](const json& e) { return e.is_string(); }),
-                     "{}:{}: field '{}' must be an array of at least 2 strings", *path, line, key);
+    LACO_INPUT_CHECK(
+        f.is_array() && f.size() >= 2 &&
+            std::all_of(f.begin(), f.end(), [](const json& e) { return e.is_string(); }),
+        "{}:{}: field '{}' must be an array of at least 2 strings", *path, line, key);
     return f.get<std::vector<std::string>>();
   }
   int index(const char* key, size_t num_options) const {
@@ -138,8 +152,8 @@ std::vector<Record> read_jsonl(const std::string& path, int64_t limit) {
 
 // An item whose options share `context` and continue it with " " + choice (the harness's
 // default target_delimiter).
-MultipleChoiceItem shared_context_item(const std::string& context,
-                                       std::vector<std::string> choices, int gold) {
+MultipleChoiceItem shared_context_item(const std::string& context, std::vector<std::string> choices,
+                                       int gold) {
   MultipleChoiceItem item;
   for (const std::string& c : choices) {
     item.contexts.push_back(context);
@@ -154,7 +168,8 @@ bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // ---- readers -----------------------------------------------------------------------
@@ -167,16 +182,16 @@ std::vector<MultipleChoiceItem> read_piqa(const std::string& dir, int64_t limit)
   const std::vector<Record> records = read_jsonl(path, limit);
   const std::vector<std::string> labels = read_lines(labels_path);
   LACO_INPUT_CHECK(labels.size() >= records.size(),
-                   "{} has {} labels but {} has at least {} questions", labels_path,
-                   labels.size(), path, records.size());
+                   "{} has {} labels but {} has at least {} questions", labels_path, labels.size(),
+                   path, records.size());
   std::vector<MultipleChoiceItem> items;
   for (size_t i = 0; i < records.size(); ++i) {
     const Record& r = records[i];
     const std::string& label = labels[i];
     LACO_INPUT_CHECK(label == "0" || label == "1", "{}:{}: expected a label 0 or 1, got '{}'",
                      labels_path, i + 1, label);
-    items.push_back(shared_context_item("Question: " + r.str("goal") + "\nAnswer:",
-                                        {r.str("sol1"), r.str("sol2")}, label == "1"));
+    items.push_back(shared_context_item(
+        "Question: " + r.str("goal") + "\nAnswer:", {r.str("sol1"), r.str("sol2")}, label == "1"));
   }
   return items;
 }
@@ -290,7 +305,8 @@ std::vector<MultipleChoiceItem> read_openbookqa(const std::string& dir, int64_t 
 // copa (lm_eval/tasks/super_glue/copa, utils.py): doc_to_text = premise without its final
 // period + " because" / " therefore"; choices with their first character lowercased
 // (convert_choice). The file's query reads "{premise without period}, because": the comma
-// is not in the harness prompt and is dropped.
+// is not in the harness prompt and is dropped. Continuations get one space (the current
+// harness YAML prepends a second one via doc_to_choice; see docs/eval.md).
 std::vector<MultipleChoiceItem> read_copa(const std::string& dir, int64_t limit) {
   const std::string path = dir + "/data/copa/copa.jsonl";
   std::vector<MultipleChoiceItem> items;
@@ -303,8 +319,10 @@ std::vector<MultipleChoiceItem> read_copa(const std::string& dir, int64_t limit)
         context = query.substr(0, query.size() - suffix.size()) + " " + connector;
       }
     }
-    LACO_INPUT_CHECK(!context.empty(), "{}:{}: expected the query to end with ', because' or "
-                     "', therefore'", path, r.line);
+    LACO_INPUT_CHECK(!context.empty(),
+                     "{}:{}: expected the query to end with ', because' or "
+                     "', therefore'",
+                     path, r.line);
     std::vector<std::string> choices = r.strings("choices");
     for (std::string& c : choices) {
       if (!c.empty() && c[0] >= 'A' && c[0] <= 'Z') c[0] = static_cast<char>(c[0] - 'A' + 'a');
@@ -356,21 +374,26 @@ const TaskInfo& task_info(const std::string& name) {
       fmt::format("unknown task '{}'; known tasks: {}", name, join_names(known_tasks())));
 }
 
-TaskKind task_kind(const std::string& name) { return task_info(name).kind; }
+TaskKind task_kind(const std::string& name) {
+  return task_info(name).kind;
+}
 
 const char* task_kind_name(TaskKind kind) {
   switch (kind) {
-    case TaskKind::kMultipleChoice: return "multiple_choice";
-    case TaskKind::kLastWord: return "last_word";
-    case TaskKind::kTranslation: return "translation";
-    case TaskKind::kPerplexity: return "perplexity";
+    case TaskKind::kMultipleChoice:
+      return "multiple_choice";
+    case TaskKind::kLastWord:
+      return "last_word";
+    case TaskKind::kTranslation:
+      return "translation";
+    case TaskKind::kPerplexity:
+      return "perplexity";
   }
   return "?";
 }
 
 std::vector<MultipleChoiceItem> load_multiple_choice(const std::string& name,
-                                                     const std::string& assets_dir,
-                                                     int64_t limit) {
+                                                     const std::string& assets_dir, int64_t limit) {
   const TaskInfo& info = task_info(name);
   LACO_INPUT_CHECK(info.kind == TaskKind::kMultipleChoice,
                    "task '{}' is a {} task, not multiple choice", name, task_kind_name(info.kind));
@@ -414,8 +437,10 @@ TranslationSet load_translation(const std::string& name, const std::string& asse
   LACO_INPUT_CHECK(num_shots >= 0 && static_cast<size_t>(num_shots) < src.size(),
                    "{}: num_shots must be in [0, {}), got {}", name, src.size(), num_shots);
   for (size_t i = 0; i < src.size(); ++i) {
-    LACO_INPUT_CHECK(!detail::python_strip(src[i]).empty(), "{}:{}: empty sentence", src_path, i + 1);
-    LACO_INPUT_CHECK(!detail::python_strip(ref[i]).empty(), "{}:{}: empty sentence", ref_path, i + 1);
+    LACO_INPUT_CHECK(!detail::python_strip(src[i]).empty(), "{}:{}: empty sentence", src_path,
+                     i + 1);
+    LACO_INPUT_CHECK(!detail::python_strip(ref[i]).empty(), "{}:{}: empty sentence", ref_path,
+                     i + 1);
   }
   TranslationSet set{"German", "English", {}, {}};
   const size_t first_shot = src.size() - static_cast<size_t>(num_shots);
@@ -444,7 +469,8 @@ std::vector<std::string> load_perplexity_documents(const std::string& name,
   const TaskInfo& info = task_info(name);
   LACO_INPUT_CHECK(info.kind == TaskKind::kPerplexity, "task '{}' is a {} task, not perplexity",
                    name, task_kind_name(info.kind));
-  std::vector<std::string> docs = wikitext_documents(read_whole(assets_dir + "/" + info.files.at(0)));
+  std::vector<std::string> docs =
+      wikitext_documents(read_whole(assets_dir + "/" + info.files.at(0)));
   if (limit > 0 && static_cast<int64_t>(docs.size()) > limit) docs.resize(limit);
   return docs;
 }

@@ -1,4 +1,5 @@
-// Python-compatible UTF-8 string helpers for the eval code: see src/eval/text_util.h.
+// Python-compatible UTF-8 string helpers for the eval readers and metrics (see
+// src/eval/text_util.h): decoding never throws, whitespace is Python's str.isspace set.
 #include "text_util.h"
 
 namespace laco::eval::detail {
@@ -7,7 +8,13 @@ bool is_python_space(char32_t c) {
   // The code points for which CPython's Py_UNICODE_ISSPACE is true (Unicode 6.3+).
   if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F);
   switch (c) {
-    case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
     case 0x3000:
       return true;
     default:
@@ -141,8 +148,12 @@ std::string strip_impl(const std::string& s, bool left) {
 
 }  // namespace
 
-std::string python_strip(const std::string& s) { return strip_impl(s, true); }
-std::string python_rstrip(const std::string& s) { return strip_impl(s, false); }
+std::string python_strip(const std::string& s) {
+  return strip_impl(s, true);
+}
+std::string python_rstrip(const std::string& s) {
+  return strip_impl(s, false);
+}
 
 std::string replace_all(const std::string& s, const std::string& from, const std::string& to) {
   if (from.empty()) return s;

@@ -80,7 +80,7 @@ TensorInfo parse_entry(const std::string& name, const nlohmann::json& e, const s
   const auto& shape = e["shape"];
   LACO_INPUT_CHECK(shape.is_array(), "{}: shape must be an array, found {}", ctx, shape.dump());
   uint64_t numel = 1;
-  bool overflow = false;
+  bool overflow = false, has_zero = false;
   for (const auto& d : shape) {
     uint64_t dim = as_u64(d, ctx, "shape");
     LACO_INPUT_CHECK(dim <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
@@ -88,8 +88,12 @@ TensorInfo parse_entry(const std::string& name, const nlohmann::json& e, const s
     t.shape.push_back(static_cast<int64_t>(dim));
     if (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / dim) overflow = true;
     numel *= dim;
+    has_zero = has_zero || dim == 0;
   }
-  if (numel == 0) overflow = false;  // a zero dimension makes any product zero
+  if (has_zero) {  // a zero dimension makes the product zero, whatever overflowed before it
+    overflow = false;
+    numel = 0;
+  }
 
   const auto& off = e["data_offsets"];
   LACO_INPUT_CHECK(off.is_array() && off.size() == 2, "{}: data_offsets must be [begin, end], found {}", ctx,

@@ -82,8 +82,9 @@ WeightSource WeightSource::open_dir(const std::string& dir) {
 
 const TensorInfo& WeightSource::info(const std::string& name) const {
   auto it = where_.find(name);
-  LACO_INPUT_CHECK(it != where_.end(), "checkpoint ({}) holds no tensor '{}'",
-                   files_.empty() ? std::string("no files") : files_[0]->path(), name);
+  LACO_INPUT_CHECK(it != where_.end(), "checkpoint '{}' holds no tensor '{}'",
+                   files_.empty() ? std::string("(empty)") : fs::path(files_[0]->path()).parent_path().string(),
+                   name);
   return *files_[it->second]->find(name);
 }
 

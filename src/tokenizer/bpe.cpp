@@ -46,6 +46,7 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& model, const
   LACO_INPUT_CHECK(model.contains("merges") && model["merges"].is_array(), "{}.merges must be an array", where);
   bpe->load_vocab(model["vocab"], where + ".vocab");
   bpe->load_merges(model["merges"], where + ".merges");
+  bpe->detect_chunk_boundary();
   return bpe;
 }
 
@@ -118,6 +119,23 @@ void BpeModel::load_merges(const nlohmann::json& merges, const std::string& wher
   }
 }
 
+void BpeModel::detect_chunk_boundary() {
+  const std::string boundary = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+  chunk_boundary_.clear();
+  // A "▁" outside the vocabulary would become unk/bytes and could fuse across chunks.
+  if (!prefix_.empty() || !suffix_.empty() || cp_ids_[0x2581] < 0) return;
+  bool seen = false;
+  for (size_t id = 0; id < id_to_token_.size(); ++id) {
+    const std::string& t = id_to_token_[id];
+    for (size_t pos = t.find(boundary); pos != std::string::npos; pos = t.find(boundary, pos + boundary.size())) {
+      seen = true;
+      const bool after_other = pos > 0 && !(pos >= boundary.size() && t.compare(pos - boundary.size(), boundary.size(), boundary) == 0);
+      if (after_other) return;  // e.g. "a▁b": merges may cross the boundary
+    }
+  }
+  if (seen) chunk_boundary_ = boundary;
+}
+
 const std::string* BpeModel::id_to_token(int32_t id) const {
   if (id < 0 || static_cast<size_t>(id) >= id_to_token_.size() || !has_id_[id]) return nullptr;
   return &id_to_token_[id];
@@ -180,17 +198,15 @@ struct Symbol {
   uint32_t len;        // bytes; 0 marks a symbol merged into its left neighbour
 };
 
+// order = rank << 32 | pos: the heap pops the smallest rank, then the leftmost position
+// (HF's Merge ordering).
 struct QueuedMerge {
-  uint32_t rank;
-  uint32_t pos;
+  uint64_t order;
   int32_t new_id;
 };
 
-// Heap order: the smallest rank first, then the leftmost position (HF's Merge ordering).
 struct LaterMerge {
-  bool operator()(const QueuedMerge& a, const QueuedMerge& b) const {
-    return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
-  }
+  bool operator()(const QueuedMerge& a, const QueuedMerge& b) const { return a.order > b.order; }
 };
 
 }  // namespace
@@ -208,7 +224,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
   const LaterMerge later;
   auto push = [&](int32_t pos, int32_t left, int32_t right) {
     if (const MergeMap::Merge* m = merges_.find(left, right)) {
-      heap.push_back({m->rank, static_cast<uint32_t>(pos), m->new_id});
+      heap.push_back({(static_cast<uint64_t>(m->rank) << 32) | static_cast<uint32_t>(pos), m->new_id});
       std::push_heap(heap.begin(), heap.end(), later);
     }
   };
@@ -218,7 +234,8 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
     std::pop_heap(heap.begin(), heap.end(), later);
     const QueuedMerge top = heap.back();
     heap.pop_back();
-    Symbol& cur = syms[top.pos];
+    const auto top_pos = static_cast<uint32_t>(top.order);
+    Symbol& cur = syms[top_pos];
     if (cur.len == 0 || cur.next < 0) continue;
     const Symbol right = syms[cur.next];
     // Skip stale entries: the pair at this position changed since it was queued.
@@ -228,9 +245,9 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
     cur.id = top.new_id;
     cur.len += right.len;
     cur.next = right.next;
-    if (right.next >= 0) syms[right.next].prev = static_cast<int32_t>(top.pos);
+    if (right.next >= 0) syms[right.next].prev = static_cast<int32_t>(top_pos);
     if (cur.prev >= 0) push(cur.prev, syms[cur.prev].id, cur.id);
-    if (cur.next >= 0) push(static_cast<int32_t>(top.pos), cur.id, syms[cur.next].id);
+    if (cur.next >= 0) push(static_cast<int32_t>(top_pos), cur.id, syms[cur.next].id);
   }
   for (const Symbol& s : syms) {
     if (s.len != 0) out.push_back(s.id);
@@ -264,11 +281,28 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
       return;
     }
   }
-  const bool cacheable = word.size() < kCacheMaxWordBytes;
-  if (cacheable && cache_lookup(word, out)) return;
+  if (chunk_boundary_.empty()) {
+    tokenize_chunk(word, out);
+    return;
+  }
+  const std::string& b = chunk_boundary_;
+  size_t start = 0;
+  for (size_t pos = word.find(b, 1); pos != std::string_view::npos; pos = word.find(b, pos + b.size())) {
+    const bool after_boundary = pos >= b.size() && word.compare(pos - b.size(), b.size(), b) == 0;
+    if (after_boundary) continue;  // runs of "▁▁" stay together
+    tokenize_chunk(word.substr(start, pos - start), out);
+    start = pos;
+  }
+  tokenize_chunk(word.substr(start), out);
+}
+
+void BpeModel::tokenize_chunk(std::string_view chunk, std::vector<int32_t>& out) const {
+  if (chunk.empty()) return;
+  const bool cacheable = chunk.size() < kCacheMaxWordBytes;
+  if (cacheable && cache_lookup(chunk, out)) return;
   const size_t start = out.size();
-  merge_word(word, out);
-  if (cacheable) cache_store(word, out.data() + start, out.size() - start);
+  merge_word(chunk, out);
+  if (cacheable) cache_store(chunk, out.data() + start, out.size() - start);
 }
 
 }  // namespace laco::tokenizer

@@ -2,6 +2,7 @@
 // GPT-2 byte-level alphabet. See include/laco/tokenizer/unicode.h.
 #include "laco/tokenizer/unicode.h"
 
+#include <unicode/locid.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>

@@ -3,6 +3,7 @@
 // path resolution, and the to_toml round trip / hash / JSON views of the effective config.
 #include "laco/core/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -451,21 +452,3 @@ TEST_F(ConfigTest, FileErrors) {
 
 }  // namespace
 }  // namespace laco
-namespace laco { namespace {
-TEST_F(ConfigTest, ZZDump) {
-  for (auto& [sec, line] : std::vector<std::pair<std::string,std::string>>{
-      {"laco", "treshold = 0.9"}, {"laco", "threshold = \"0.9\""}, {"laco", "threshold = 1.0"},
-      {"laco", "merge_layers = 1"}, {"model", "dtype = \"float16\""}, {"laco", "rule = \"avg\""},
-      {"output", "shard_size = \"5 GB\""}, {"laco", "rule = \"${NOPE_X}\""}, {"eval", "models = [1]"},
-      {"laco", "lowest_layer = 5\nhighest_layer = 3"}, {"model", "threads = 2.0"}})
-    std::cout << error_of(make_config({{sec, {line}}})) << "\n";
-  std::cout << error_of(make_config() + "[modle]\n") << "\n";
-  std::cout << error_of("[model]\npath = \"x\"\nthreads = = 3\n") << "\n";
-  std::cout << error_of(replaced(make_config(), "dir = \"out/pruned\"", "")) << "\n";
-  std::cout << error_of(make_config(), {"laco.threshold=abc"}) << "\n";
-  std::cout << error_of(make_config(), {"laco.treshold=0.3"}) << "\n";
-  try { validate_against_model(load(make_config({{"laco", {"highest_layer = 20"}}})), 16); } catch (std::exception& e) { std::cout << e.what() << "\n"; }
-  try { validate_against_model(load(make_config({{"laco", {}}}), {"laco.lowest_layer=16"}), 16); } catch (std::exception& e) { std::cout << e.what() << "\n"; }
-  std::cout << to_toml(load(full_config())) << "\n" << to_json(load(full_config())).dump(1) << "\n";
-}
-}}

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -36,13 +37,16 @@ struct BrokenCase {
   std::string file;                                   // file the message must name ("" = the dir)
 };
 
+// gtest prints parameters with this (instead of a hex dump).
+inline void PrintTo(const BrokenCase& c, std::ostream* os) { *os << c.name; }
+
 inline std::vector<BrokenCase> broken_cases() {
   const auto single = [](std::string bytes) {
     return [bytes](const std::string& dir) { write_file(dir + "/model.safetensors", bytes); };
   };
   const std::string ok_a = entry("layers.0.a", "F32", "[2]", 0, 8);
   std::vector<BrokenCase> cases = {
-      {"truncated", single("\x10\x00\x00"), {"truncated"}, "model.safetensors"},
+      {"truncated", single(std::string("\x10\x00\x00", 3)), {"truncated"}, "model.safetensors"},
       {"header_beyond_file", single(raw_safetensors("{}", std::string(4, '\0'), 1000)), {"1000"},
        "model.safetensors"},
       {"header_over_100MB", single(raw_safetensors("{}", "", 200'000'000)), {"100 MB"}, "model.safetensors"},
@@ -53,7 +57,7 @@ inline std::vector<BrokenCase> broken_cases() {
                               std::string(12, 0))),
        {"layers.0.overlapping", "layers.0.a", "overlaps"}, "model.safetensors"},
       {"out_of_range",
-       single(raw_safetensors("{" + ok_a + ", " + entry("layers.0.far", "F32", "[2]", 8, 24) + "}",
+       single(raw_safetensors("{" + ok_a + ", " + entry("layers.0.far", "F32", "[4]", 8, 24) + "}",
                               std::string(16, 0))),
        {"layers.0.far", "past the end"}, "model.safetensors"},
       {"gap",

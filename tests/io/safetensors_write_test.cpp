@@ -97,6 +97,10 @@ TEST(SafetensorsWrite, AtomicWriteLeavesNoTemporaries) {
   }
   EXPECT_EQ(n, 1u);
   EXPECT_TRUE(at::equal(SafetensorsFile::open(dir.file("x.safetensors"))->tensor("w"), at::zeros({3})));
+  // A dtype safetensors cannot hold is a programming error, not bad input.
+  EXPECT_THROW(write_safetensors(dir.file("c.safetensors"), {{"c", at::zeros({2}, at::kComplexFloat)}}),
+               InternalError);
+  EXPECT_FALSE(test::exists(dir.file("c.safetensors")));
   // A destination in a directory that does not exist is the user's input error.
   EXPECT_THROW(write_safetensors(dir.file("no/such/dir/y.safetensors"), {{"w", at::ones({1})}}), InputError);
 }

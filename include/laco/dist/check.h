@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include <mpi.h>
+#include "laco/dist/mpi_communicator.h"  // <mpi.h> without the C++ bindings
 
 #include "laco/core/error.h"
 

@@ -5,6 +5,14 @@
 
 #include <memory>
 
+// C API only: keep Open MPI / MPICH from declaring their deprecated C++ bindings, whose
+// inline code would need libmpi_cxx at link time (only MPI::MPI_C is linked).
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 
 #include "laco/dist/communicator.h"
@@ -46,8 +54,10 @@ class MpiCommunicator : public Communicator {
   void set_device_backend(std::shared_ptr<Communicator> device) { device_ = std::move(device); }
   MPI_Comm comm() const { return comm_; }
 
+  using Communicator::allgatherv;
   using Communicator::allreduce;
   using Communicator::broadcast;
+  using Communicator::gatherv;
 
  private:
   MPI_Comm comm_;
@@ -73,8 +83,10 @@ class LocalCommunicator : public Communicator {
   void broadcast(at::Tensor&, int) override {}
   void allreduce(at::Tensor&, ReduceOp) override {}
 
+  using Communicator::allgatherv;
   using Communicator::allreduce;
   using Communicator::broadcast;
+  using Communicator::gatherv;
 };
 
 size_t data_type_size(DataType type);

@@ -55,8 +55,10 @@ class NcclCommunicator : public Communicator {
   void broadcast_device(void* data, size_t count, DataType type, int root);
   void allreduce_device(void* data, size_t count, DataType type, ReduceOp op);
 
+  using Communicator::allgatherv;
   using Communicator::allreduce;
   using Communicator::broadcast;
+  using Communicator::gatherv;
 
  private:
   NcclCommunicator(std::unique_ptr<MpiCommunicator> owned_host, int device);

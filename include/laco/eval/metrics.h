@@ -29,28 +29,29 @@ struct BleuOptions {
 };
 
 struct BleuResult {
-  double score = 0.0;                                 // 0..100
-  std::array<double, kBleuMaxOrder> precisions{};     // n-gram precisions, 0..100
-  double bp = 0.0;                                    // brevity penalty
-  int64_t sys_len = 0, ref_len = 0;                   // tokens; ref_len: closest per segment
-  std::array<int64_t, kBleuMaxOrder> counts{};        // matched n-grams per order
-  std::array<int64_t, kBleuMaxOrder> totals{};        // hypothesis n-grams per order
+  double score = 0.0;                              // 0..100
+  std::array<double, kBleuMaxOrder> precisions{};  // n-gram precisions, 0..100
+  double bp = 0.0;                                 // brevity penalty
+  int64_t sys_len = 0, ref_len = 0;                // tokens; ref_len: closest per segment
+  std::array<int64_t, kBleuMaxOrder> counts{};     // matched n-grams per order
+  std::array<int64_t, kBleuMaxOrder> totals{};     // hypothesis n-grams per order
 };
 
 // sacrebleu's Tokenizer13a (mteval-v13a): unescapes &quot; &amp; &lt; &gt;, drops <skipped>
 // and "-\n", splits punctuation off, returns the tokens joined by single spaces.
 std::string tokenize_13a(const std::string& line);
 
-// Corpus BLEU. `references[r][i]` is reference r of hypothesis i (sacrebleu's layout: one
-// stream per reference set); empty references are skipped, as sacrebleu does, but every
-// hypothesis needs at least one. Throws InputError on mismatched lengths.
+// Corpus BLEU with one reference per hypothesis. Throws InputError on mismatched lengths
+// or an empty reference.
 BleuResult corpus_bleu(const std::vector<std::string>& hypotheses,
-                       const std::vector<std::vector<std::string>>& references,
-                       const BleuOptions& options = {});
-// One reference per hypothesis.
-BleuResult corpus_bleu(const std::vector<std::string>& hypotheses,
-                       const std::vector<std::string>& references,
-                       const BleuOptions& options = {});
+                       const std::vector<std::string>& references, const BleuOptions& options = {});
+// Several references: `references[r][i]` is reference r of hypothesis i (sacrebleu's
+// layout, one stream per reference set); empty references are skipped, as sacrebleu does,
+// but every hypothesis needs at least one. (A separate name, because a braced list of
+// strings would otherwise convert to either parameter type.)
+BleuResult corpus_bleu_multi(const std::vector<std::string>& hypotheses,
+                             const std::vector<std::vector<std::string>>& references,
+                             const BleuOptions& options = {});
 // BLEU from sufficient statistics (sacrebleu's BLEU.compute_bleu).
 BleuResult compute_bleu(const std::array<int64_t, kBleuMaxOrder>& counts,
                         const std::array<int64_t, kBleuMaxOrder>& totals, int64_t sys_len,
@@ -66,12 +67,13 @@ struct ChrfOptions {
 };
 
 // Corpus chrF (0..100) over Unicode code points; word_order is 0 (chrF, not chrF++).
-// Multiple references: per segment, the reference with the best f-score counts.
-double chrf(const std::vector<std::string>& hypotheses,
-            const std::vector<std::vector<std::string>>& references,
-            const ChrfOptions& options = {});
 double chrf(const std::vector<std::string>& hypotheses, const std::vector<std::string>& references,
             const ChrfOptions& options = {});
+// Several references (layout as corpus_bleu_multi): per segment, the reference with the best
+// f-score counts.
+double chrf_multi(const std::vector<std::string>& hypotheses,
+                  const std::vector<std::vector<std::string>>& references,
+                  const ChrfOptions& options = {});
 
 // ---- multiple choice and aggregation (lm-evaluation-harness) --------------------
 
@@ -109,7 +111,9 @@ double token_perplexity(const PerplexityCounts& c);  // exp(-sum_loglik / tokens
 // len(re.split(r"\s+", doc)): the harness counts words on the document before detokenizing.
 int64_t count_words(const std::string& doc);
 // len(doc.encode("utf-8")).
-inline int64_t count_bytes(const std::string& doc) { return static_cast<int64_t>(doc.size()); }
+inline int64_t count_bytes(const std::string& doc) {
+  return static_cast<int64_t>(doc.size());
+}
 
 // Splits a WikiText raw file into articles the way the harness's wikitext_document_level
 // dataset does: a new page starts at every top-level heading line (" = Title = ").

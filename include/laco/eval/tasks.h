@@ -48,8 +48,8 @@ struct TranslationPair {
 // A translation test set with its k-shot examples; `shots` and `items` never overlap.
 struct TranslationSet {
   std::string source_language, target_language;  // "German", "English"
-  std::vector<TranslationPair> shots;             // taken from the end of the file
-  std::vector<TranslationPair> items;             // from the start of the file
+  std::vector<TranslationPair> shots;            // taken from the end of the file
+  std::vector<TranslationPair> items;            // from the start of the file
 };
 
 // Everything the driver needs to know about one task name.

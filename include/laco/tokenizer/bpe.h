@@ -43,6 +43,9 @@ class BpeModel {
   void initial_symbols(std::string_view word, std::vector<int32_t>& ids, std::vector<uint32_t>& lens) const;
   int32_t char_id(std::string_view word, size_t begin, size_t end) const;
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
+  void tokenize_chunk(std::string_view chunk, std::vector<int32_t>& out) const;
+  // Enables word chunking when no vocab token holds U+2581 after another character.
+  void detect_chunk_boundary();
   bool cache_lookup(std::string_view word, std::vector<int32_t>& out) const;
   void cache_store(std::string_view word, const int32_t* ids, size_t n) const;
 
@@ -56,6 +59,10 @@ class BpeModel {
   std::optional<std::string> unk_token_;
   std::string prefix_, suffix_;           // continuing_subword_prefix / end_of_word_suffix
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
+  // SentencePiece-style vocabularies never hold "x▁" (x != ▁), so no merge crosses a "▁" that
+  // follows another character: words are then merged (and cached) chunk by chunk, with
+  // identical results. Empty when the vocabulary does not allow it.
+  std::string chunk_boundary_;
 
   // Word cache (HF keeps one too): word -> ids, filled until kCacheEntries; guarded by a
   // mutex taken with try_lock so concurrent encoders never wait on it.

@@ -1,0 +1,20 @@
+// Process resources for profiles and summaries: peak resident memory, host name, wall
+// clock, and the number of ranks sharing this node (from the launcher's environment).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace laco {
+
+int64_t peak_rss_bytes();     // getrusage ru_maxrss
+std::string host_name();
+std::string iso_time_now();   // 2026-11-28T01:23:45Z
+double wall_seconds();        // monotonic
+// Ranks on this node: OMPI_COMM_WORLD_LOCAL_SIZE / SLURM_NTASKS_PER_NODE / MPI_LOCALNRANKS,
+// else `fallback`.
+int ranks_on_node(int fallback);
+// FNV-1a 64 as 16 hex digits.
+std::string fnv1a_hex(const std::string& bytes);
+
+}  // namespace laco

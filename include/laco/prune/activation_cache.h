@@ -1,0 +1,41 @@
+// The reference pass over a rank's own calibration micro-batches: right-padded ids and
+// masks, the original model's final-norm hidden states (the reference representation),
+// and — with the activation cache — the input of every original layer that can be a
+// candidate's base. Because merges only happen at or above the loop cursor and the cursor
+// only decreases, layers below a candidate are always original, so a candidate at l
+// starts from the cached input of layer l instead of re-running layers 0..l-1.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "laco/dist/plan.h"
+#include "laco/model/transformer.h"
+
+namespace laco::prune {
+
+struct CalibrationBatch {
+  int64_t first_sample = 0;
+  at::Tensor ids, mask;                 // (B, T) int64, right-padded
+  model::BatchContext ctx;
+  at::Tensor reference;                 // (B, T, D) original final-norm hidden states
+  int64_t cache_first = 0;              // layer index of inputs[0]
+  std::vector<at::Tensor> inputs;       // (B, T, D) per cached layer; empty without a cache
+  int64_t num_samples() const { return ids.size(0); }
+  // Input of original layer `layer` (InternalError when not cached).
+  const at::Tensor& input_of(int64_t layer) const;
+};
+
+// Builds the batches `mine` (indices into `batches`) from the samples, runs the original
+// model once over each, and caches layer inputs for layers [cache_first, cache_last) when
+// `cache` is set. Returns them in the order of `mine`.
+std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
+                                              const std::vector<std::vector<int64_t>>& samples,
+                                              const std::vector<dist::MicroBatch>& batches,
+                                              const std::vector<int>& mine, bool cache,
+                                              int64_t cache_first, int64_t cache_last);
+
+// Bytes held by the batches' cached inputs and references.
+uint64_t cache_bytes(const std::vector<CalibrationBatch>& batches);
+
+}  // namespace laco::prune

@@ -1,0 +1,50 @@
+// Layer merge rules (DESIGN §1). rdsc: θ* = θ_l + s·Σ_k (θ_{l+k} − θ_l), accumulated in
+// float32 and rounded once to the storage dtype. keep_last: θ* = θ_{l+K}, what the
+// official LaCo notebooks compute (their in-place add_ telescopes). Scope picks which
+// parameter groups merge (the rest keep the base layer's values); norms keep_base|merge.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "laco/model/layer_table.h"
+
+namespace laco::prune {
+
+enum class MergeRule { kRdsc, kKeepLast };
+enum class MergeScope { kFull, kAttn, kFfn };
+enum class NormMode { kKeepBase, kMerge };
+
+struct MergeSpec {
+  MergeRule rule = MergeRule::kRdsc;
+  double scale = 1.0;
+  MergeScope scope = MergeScope::kFull;
+  NormMode norms = NormMode::kKeepBase;
+};
+
+// From the config strings ("rdsc", "full", "keep_base", ...); InputError naming the key.
+MergeSpec make_merge_spec(const std::string& rule, double scale, const std::string& scope,
+                          const std::string& norms);
+
+// Reusable output slot for merged layers: tensors of in-scope roles are written in place
+// (no allocation after the first merge of each shape); out-of-scope roles alias the base.
+class MergeScratch {
+ public:
+  // Merges current layers [base, base + followers] of `table` into the slot and returns it.
+  // The result is valid until the next merge() call.
+  const model::LayerWeights& merge(const model::LayerTable& table, int64_t base, int64_t followers,
+                                   const MergeSpec& spec);
+  // An owned copy of the last merge, for committing an accepted candidate to the table.
+  model::LayerWeights take_copy() const;
+
+ private:
+  model::LayerWeights out_;
+  std::array<at::Tensor, model::kNumRoles> acc_, tmp_, store_;  // float32 sums / storage dtype
+};
+
+// One-shot merge into fresh tensors (reference path; tests).
+model::LayerWeights merge_layers(const model::LayerTable& table, int64_t base, int64_t followers,
+                                 const MergeSpec& spec);
+
+}  // namespace laco::prune

@@ -1,0 +1,21 @@
+// `laco_dist prune`: the whole run on every rank — validate, load the replica, tokenize
+// and shard the calibration set, reference pass + activation cache, the collapse loop
+// (rank 0 reports progress, saves the state and the HDF5 profile after every round), then
+// rank 0 writes the pruned checkpoint, laco_report.json and the summary.
+#pragma once
+
+#include "laco/core/config.h"
+#include "laco/dist/communicator.h"
+
+namespace laco::prune {
+
+struct PruneOptions {
+  bool dry_run = false;  // validate, print the plan and memory estimate, compute nothing
+  bool resume = false;   // continue from output.dir/laco_state.json
+  bool quiet = false;    // no per-candidate progress lines
+};
+
+// Returns the exit code. Collective: every rank of `world` calls it.
+int run_prune(const RunConfig& cfg, const PruneOptions& options, dist::Communicator& world);
+
+}  // namespace laco::prune

@@ -1,0 +1,98 @@
+// `laco_dist tokenize` / `laco_dist detokenize`: text -> ids and ids -> text with a
+// HuggingFace tokenizer.json. Every rank loads and encodes (so bad input is found on all of
+// them alike); only rank 0 prints, on stdout, one line per sequence.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "laco/cli/args.h"
+#include "laco/cli/commands.h"
+#include "laco/core/error.h"
+#include "laco/tokenizer/tokenizer.h"
+
+namespace laco::cli {
+
+namespace {
+
+// Lines of `text` without their '\n'; a final line without '\n' counts, a final '\n' does
+// not start another line. Nothing else (spaces, '\r') is trimmed.
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+    lines.push_back(text.substr(start, nl - start));
+  }
+  if (start < text.size()) lines.push_back(text.substr(start));
+  return lines;
+}
+
+std::string read_input_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  LACO_INPUT_CHECK(in.good(), "tokenize: cannot open --file '{}'", path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void append_ids(std::string& out, const std::vector<int64_t>& ids, bool json) {
+  if (json) out.push_back('[');
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out.push_back(json ? ',' : ' ');
+    out += std::to_string(ids[i]);
+  }
+  if (json) out.push_back(']');
+  out.push_back('\n');
+}
+
+}  // namespace
+
+int cmd_tokenize(const CommandArgs& argv, dist::Communicator& world) {
+  Args args(argv, {"json", "no-special"}, {"tokenizer", "text", "file"}, "tokenize");
+  LACO_INPUT_CHECK(args.positional().empty(), "tokenize: unexpected argument '{}'", args.positional().empty() ? "" : args.positional()[0]);
+  LACO_INPUT_CHECK(args.has("text") != args.has("file"), "tokenize: give exactly one of --text STR or --file PATH");
+  const auto tok = tokenizer::Tokenizer::load(args.require("tokenizer"));
+  const bool json = args.flag("json"), add_special = !args.flag("no-special");
+
+  std::string out;
+  if (args.has("text")) {
+    try {
+      append_ids(out, tok.encode(args.get("text"), add_special), json);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("tokenize: --text: {}", e.what()));
+    }
+  } else {
+    const std::string path = args.get("file");
+    const std::vector<std::string> lines = split_lines(read_input_file(path));
+    for (size_t i = 0; i < lines.size(); ++i) {
+      try {
+        append_ids(out, tok.encode(lines[i], add_special), json);
+      } catch (const InputError& e) {
+        throw InputError(fmt::format("tokenize: --file '{}' line {}: {}", path, i + 1, e.what()));
+      }
+    }
+  }
+  if (world.rank() == 0) {
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+  }
+  return kExitOk;
+}
+
+int cmd_detokenize(const CommandArgs& argv, dist::Communicator& world) {
+  Args args(argv, {"json", "skip-special"}, {"tokenizer", "ids"}, "detokenize");
+  LACO_INPUT_CHECK(args.positional().empty(), "detokenize: unexpected argument '{}'", args.positional().empty() ? "" : args.positional()[0]);
+  const std::vector<int64_t> ids = parse_id_list(args.require("ids"), "detokenize --ids");
+  const auto tok = tokenizer::Tokenizer::load(args.require("tokenizer"));
+  const std::string text = tok.decode(ids, args.flag("skip-special"));
+  if (world.rank() == 0) {
+    // --json prints the text as one JSON string, so embedded newlines stay on one line.
+    const std::string line = args.flag("json") ? nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : text;
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  }
+  return kExitOk;
+}
+
+}  // namespace laco::cli

@@ -1,0 +1,128 @@
+// laco_report.json and laco_state.json: see report.h.
+#include "laco/prune/report.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "laco/core/error.h"
+#include "laco/core/resources.h"
+#include "laco/io/checkpoint.h"
+
+namespace laco::prune {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+json record_to_json(const CandidateRecord& r) {
+  const CandidateOutcome& o = r.outcome;
+  json j = {{"step", r.step}, {"base_layer", r.candidate.base}, {"followers", r.candidate.followers},
+            {"original_layers", r.original_layers}, {"accepted", r.accepted},
+            {"seconds", o.t_merge + o.t_forward + o.t_reduce}};
+  if (o.complete) {
+    j["similarity"] = o.similarity;
+  } else {  // early-rejected: an upper bound from the samples evaluated
+    j["similarity"] = nullptr;
+    j["early_rejected"] = true;
+    j["bound"] = o.similarity;
+    j["samples_evaluated"] = o.samples_evaluated;
+  }
+  // State-only fields (the report drops them).
+  j["_round"] = r.round;
+  j["_group"] = r.group;
+  j["_discarded"] = r.discarded;
+  j["_timing"] = {o.t_merge, o.t_forward, o.t_reduce};
+  j["_samples_evaluated"] = o.samples_evaluated;
+  j["_layer_forwards"] = o.layer_forwards;
+  return j;
+}
+
+CandidateRecord record_from_json(const json& j) {
+  CandidateRecord r;
+  r.step = j.at("step");
+  r.round = j.at("_round");
+  r.group = j.at("_group");
+  r.discarded = j.at("_discarded");
+  r.candidate = {j.at("base_layer"), j.at("followers")};
+  r.original_layers = j.at("original_layers").get<std::vector<int64_t>>();
+  r.accepted = j.at("accepted");
+  r.outcome.complete = !j.value("early_rejected", false);
+  r.outcome.similarity = r.outcome.complete ? j.at("similarity").get<double>() : j.at("bound").get<double>();
+  r.outcome.samples_evaluated = j.at("_samples_evaluated");
+  r.outcome.layer_forwards = j.at("_layer_forwards");
+  const auto t = j.at("_timing").get<std::vector<double>>();
+  r.outcome.t_merge = t.at(0);
+  r.outcome.t_forward = t.at(1);
+  r.outcome.t_reduce = t.at(2);
+  return r;
+}
+
+json make_report(const RunConfig& cfg, int64_t original_layers, const CollapseState& state,
+                 const std::vector<std::vector<int64_t>>& layer_map, double seconds_total) {
+  json candidates = json::array();
+  int64_t forwards = 0;
+  for (const auto& r : state.records) {
+    forwards += r.outcome.layer_forwards;
+    if (r.discarded) continue;
+    json c = record_to_json(r);
+    for (auto it = c.begin(); it != c.end();) it = it.key().rfind('_', 0) == 0 ? c.erase(it) : std::next(it);
+    candidates.push_back(c);
+  }
+  return {{"laco_version", LACO_VERSION}, {"model", cfg.model.path}, {"original_layers", original_layers},
+          {"final_layers", layer_map.size()}, {"settings", to_json(cfg)}, {"candidates", candidates},
+          {"layer_map", layer_map}, {"layer_forwards", forwards}, {"seconds_total", seconds_total}};
+}
+
+json model_fingerprint(const std::string& model_dir) {
+  std::ifstream f(model_dir + "/config.json", std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  json shards = json::object();
+  for (const auto& e : fs::directory_iterator(model_dir)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && (name.size() > 12 && name.substr(name.size() - 12) == ".safetensors"))
+      shards[name] = e.file_size();
+  }
+  return {{"config_json", fnv1a_hex(ss.str())}, {"shards", shards}};
+}
+
+void save_state(const std::string& dir, const RunConfig& cfg, const json& fingerprint,
+                const CollapseState& s) {
+  json records = json::array();
+  for (const auto& r : s.records) records.push_back(record_to_json(r));
+  json accepted = json::array();
+  for (const auto& c : s.accepted) accepted.push_back({c.base, c.followers});
+  json j = {{"laco_version", LACO_VERSION}, {"config_hash", config_hash(cfg)}, {"config_toml", to_toml(cfg)},
+            {"model", fingerprint}, {"cursor", s.cursor}, {"rounds", s.rounds}, {"removed", s.removed},
+            {"steps", s.steps}, {"finished", s.finished}, {"accepted", accepted}, {"records", records}};
+  io::write_file_atomic(dir + "/laco_state.json", j.dump(1) + "\n");
+}
+
+CollapseState load_state(const std::string& dir, const RunConfig& cfg, const json& fingerprint) {
+  const std::string path = dir + "/laco_state.json";
+  LACO_INPUT_CHECK(fs::exists(path), "--resume: no {} to resume from (start without --resume)", path);
+  json j = io::read_json_file(path);
+  if (j.at("config_hash") != config_hash(cfg)) {
+    RunConfig old = parse_run_config(j.at("config_toml").get<std::string>(), path);
+    auto keys = changed_keys(old, cfg, /*hashed_only=*/true);
+    throw InputError(fmt::format("--resume: the configuration changed since {} was written: {}", path,
+                                 keys.empty() ? std::string("(unknown)") : fmt::format("{}", fmt::join(keys, ", "))));
+  }
+  const json& m = j.at("model");
+  LACO_INPUT_CHECK(m.at("config_json") == fingerprint.at("config_json"),
+                   "--resume: {}/config.json changed since {} was written", cfg.model.path, path);
+  LACO_INPUT_CHECK(m.at("shards") == fingerprint.at("shards"),
+                   "--resume: the weight files of {} changed since {} was written (was {}, now {})",
+                   cfg.model.path, path, m.at("shards").dump(), fingerprint.at("shards").dump());
+  CollapseState s;
+  s.cursor = j.at("cursor");
+  s.rounds = j.at("rounds");
+  s.removed = j.at("removed");
+  s.steps = j.at("steps");
+  s.finished = j.at("finished");
+  for (const auto& c : j.at("accepted")) s.accepted.push_back({c.at(0), c.at(1)});
+  for (const auto& r : j.at("records")) s.records.push_back(record_from_json(r));
+  return s;
+}
+
+}  // namespace laco::prune
