@@ -6,5 +6,4 @@
 namespace laco::cli {
 #define LACO_PENDING(name) \
   int cmd_##name(const CommandArgs&, dist::Communicator&) { throw InputError(#name " is not built yet"); }
-LACO_PENDING(eval)
 }  // namespace laco::cli

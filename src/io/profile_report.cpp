@@ -92,64 +92,71 @@ double tick_step(double span, int target) {
 
 constexpr double kWidth = 900, kLeft = 70, kRight = 870;
 
-// Similarity panel: y from `top` to `top + height`. Returns the SVG fragment.
-std::string similarity_panel(const ProfileData& data, double threshold, double top, double height) {
-  std::string s;
-  s += fmt::format(R"(<g id="similarity"><text x="{}" y="{}" class="title">Similarity of each candidate vs. the original model (T = {:.4g})</text>)"
-                   "\n",
-                   kLeft, top - 12, threshold);
-  const double bottom = top + height;
-  if (data.candidates.empty()) {
-    s += fmt::format(R"(<text x="{}" y="{}">no candidates recorded</text></g>)" "\n", kLeft,
-                     top + 30);
-    return s;
+// Maps base layers to x and similarities to y in the similarity panel.
+struct SimilarityScale {
+  double top, height, lo, hi, x_lo, x_hi;
+  int64_t first_layer, last_layer;
+  double px(double layer) const { return kLeft + (layer - x_lo) / (x_hi - x_lo) * (kRight - kLeft); }
+  double py(double sim) const {
+    return top + height - (std::clamp(sim, lo, hi) - lo) / (hi - lo) * height;
   }
-  int64_t lo_layer = data.candidates.front().base_layer, hi_layer = lo_layer;
-  double lo = threshold, hi = threshold;
+};
+
+// y spans every similarity, the threshold and 1.0; x spans every base layer.
+SimilarityScale make_similarity_scale(const ProfileData& data, double threshold, double top,
+                                      double height) {
+  SimilarityScale sc{top, height, threshold, std::max(threshold, 1.0), 0, 0, 0, 0};
+  sc.first_layer = sc.last_layer = data.candidates.front().base_layer;
   for (const auto& c : data.candidates) {
-    lo_layer = std::min(lo_layer, c.base_layer);
-    hi_layer = std::max(hi_layer, c.base_layer);
+    sc.first_layer = std::min(sc.first_layer, c.base_layer);
+    sc.last_layer = std::max(sc.last_layer, c.base_layer);
     if (std::isfinite(c.similarity)) {
-      lo = std::min(lo, c.similarity);
-      hi = std::max(hi, c.similarity);
+      sc.lo = std::min(sc.lo, c.similarity);
+      sc.hi = std::max(sc.hi, c.similarity);
     }
   }
-  hi = std::max(hi, 1.0);
-  double step = tick_step(hi - lo, 5);
-  lo = std::floor(lo / step) * step - step / 2;
-  const double x_lo = static_cast<double>(lo_layer) - 0.5, x_hi = static_cast<double>(hi_layer) + 0.5;
-  auto px = [&](double layer) { return kLeft + (layer - x_lo) / (x_hi - x_lo) * (kRight - kLeft); };
-  auto py = [&](double sim) {
-    sim = std::clamp(sim, lo, hi);
-    return bottom - (sim - lo) / (hi - lo) * height;
-  };
-  // Axes and ticks.
-  s += fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" class="frame"/>)" "\n", kLeft, top,
-                   kRight - kLeft, height);
-  for (double v = std::ceil(lo / step) * step; v <= hi + 1e-9; v += step) {
+  const double step = tick_step(sc.hi - sc.lo, 5);
+  sc.lo = std::floor(sc.lo / step) * step - step / 2;
+  sc.x_lo = static_cast<double>(sc.first_layer) - 0.5;
+  sc.x_hi = static_cast<double>(sc.last_layer) + 0.5;
+  return sc;
+}
+
+// Frame, grid lines with similarity labels, layer labels, and the threshold line.
+std::string similarity_axes(const SimilarityScale& sc, double threshold) {
+  const double bottom = sc.top + sc.height;
+  std::string s = fmt::format(R"(<rect x="{}" y="{}" width="{}" height="{}" class="frame"/>)" "\n",
+                              kLeft, sc.top, kRight - kLeft, sc.height);
+  const double step = tick_step(sc.hi - sc.lo, 5);
+  for (double v = std::ceil(sc.lo / step) * step; v <= sc.hi + 1e-9; v += step) {
     s += fmt::format(R"(<line x1="{0}" y1="{1:.1f}" x2="{2}" y2="{1:.1f}" class="grid"/><text x="{3}" y="{4:.1f}" class="ylabel">{5:.3g}</text>)" "\n",
-                     kLeft, py(v), kRight, kLeft - 6, py(v) + 4, v);
+                     kLeft, sc.py(v), kRight, kLeft - 6, sc.py(v) + 4, v);
   }
-  const int64_t layer_step = std::max<int64_t>(1, (hi_layer - lo_layer + 1) / 30 + 1);
-  for (int64_t l = lo_layer; l <= hi_layer; l += layer_step) {
+  const int64_t layer_step = std::max<int64_t>(1, (sc.last_layer - sc.first_layer + 1) / 30 + 1);
+  for (int64_t l = sc.first_layer; l <= sc.last_layer; l += layer_step) {
     s += fmt::format(R"(<text x="{:.1f}" y="{}" class="xlabel">{}</text>)" "\n",
-                     px(static_cast<double>(l)), bottom + 16, l);
+                     sc.px(static_cast<double>(l)), bottom + 16, l);
   }
   s += fmt::format(R"(<text x="{}" y="{}" class="axis">base layer (current index)</text>)" "\n",
                    (kLeft + kRight) / 2, bottom + 34);
-  // Threshold.
   s += fmt::format(R"(<line x1="{0}" y1="{1:.1f}" x2="{2}" y2="{1:.1f}" class="threshold"/><text x="{3}" y="{4:.1f}" class="tlabel">T = {5:.4g}</text>)" "\n",
-                   kLeft, py(threshold), kRight, kRight - 4, py(threshold) - 5, threshold);
-  // Path through the decisive (non-discarded) candidates in loop order.
+                   kLeft, sc.py(threshold), kRight, kRight - 4, sc.py(threshold) - 5, threshold);
+  return s;
+}
+
+// A path through the decisive (non-discarded) candidates in loop order, one circle per
+// candidate with its details as <title>, and a label on every accepted merge.
+std::string candidate_marks(const ProfileData& data, const SimilarityScale& sc) {
   std::string points;
   for (const auto& c : data.candidates) {
     if (!c.discarded) {
-      points += fmt::format("{:.1f},{:.1f} ", px(static_cast<double>(c.base_layer)), py(c.similarity));
+      points += fmt::format("{:.1f},{:.1f} ", sc.px(static_cast<double>(c.base_layer)),
+                            sc.py(c.similarity));
     }
   }
-  s += fmt::format(R"(<polyline points="{}" class="path"/>)" "\n", points);
+  std::string s = fmt::format(R"(<polyline points="{}" class="path"/>)" "\n", points);
   for (const auto& c : data.candidates) {
-    const double x = px(static_cast<double>(c.base_layer)), y = py(c.similarity);
+    const double x = sc.px(static_cast<double>(c.base_layer)), y = sc.py(c.similarity);
     s += fmt::format(
         R"(<circle cx="{:.1f}" cy="{:.1f}" r="5" class="candidate {}"><title>step {} group {}: base layer {} + {} follower(s) (original layers {}-{}), similarity {:.6f}, {}</title></circle>)"
         "\n",
@@ -160,6 +167,22 @@ std::string similarity_panel(const ProfileData& data, double threshold, double t
                        y - 9, c.orig_first, c.orig_last);
     }
   }
+  return s;
+}
+
+// Similarity panel: plot area from `top` to `top + height`, legend below it.
+std::string similarity_panel(const ProfileData& data, double threshold, double top, double height) {
+  std::string s = fmt::format(
+      R"(<g id="similarity"><text x="{}" y="{}" class="title">Similarity of each candidate vs. the original model (T = {:.4g})</text>)" "\n",
+      kLeft, top - 12, threshold);
+  if (data.candidates.empty()) {
+    return s + fmt::format(R"(<text x="{}" y="{}">no candidates recorded</text></g>)" "\n", kLeft,
+                           top + 30);
+  }
+  const SimilarityScale sc = make_similarity_scale(data, threshold, top, height);
+  s += similarity_axes(sc, threshold);
+  s += candidate_marks(data, sc);
+  const double bottom = top + height;
   s += fmt::format(R"(<g class="legend"><circle cx="{0}" cy="{1}" r="5" class="candidate accepted"/><text x="{2}" y="{3}">accepted</text><circle cx="{4}" cy="{1}" r="5" class="candidate rejected"/><text x="{5}" y="{3}">rejected</text><circle cx="{6}" cy="{1}" r="5" class="candidate discarded"/><text x="{7}" y="{3}">discarded (speculative)</text></g></g>)" "\n",
                    kLeft + 10, bottom + 52, kLeft + 20, bottom + 56, kLeft + 110, kLeft + 120,
                    kLeft + 210, kLeft + 220);

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Strong scaling of `laco_dist prune` over ranks (issue 5 item 9): the same prune of
+# kjv-16L with -n 1 and with -n 2 (W = 2 candidate groups, model.threads = 1 per rank),
+# on a config that evaluates 14 candidates (C = 2, threshold 0.99 so almost every
+# candidate is rejected and both groups stay busy, 32 samples so the forward dominates).
+# Prints both wall times, the speed-up (target >= 1.6x on an otherwise idle 2-core
+# machine) and each rank's busy time from profile.h5 (via `laco_dist report`).
+#   bench/scaling.sh                      # uses build/release/laco_dist
+#   LACO_BIN=build-x/laco_dist REPEATS=3 bench/scaling.sh [extra --set k=v ...]
+# Environment: LACO_BIN, LACO_ASSETS (default ../shared), REPEATS (best of, default 1),
+# BENCH_OUT (scratch directory, default a fresh mktemp -d, removed at the end).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bin="${LACO_BIN:-$repo/build/release/laco_dist}"
+[[ -x "$bin" ]] || { echo "$0: laco_dist not found at $bin (set LACO_BIN)" >&2; exit 2; }
+export LACO_ASSETS="${LACO_ASSETS:-$repo/../shared}"
+[[ -d "$LACO_ASSETS/models/kjv-16L" ]] || { echo "$0: $LACO_ASSETS/models/kjv-16L not found (set LACO_ASSETS)" >&2; exit 2; }
+repeats="${REPEATS:-1}"
+if [[ -n "${BENCH_OUT:-}" ]]; then
+  scratch="$BENCH_OUT"
+  mkdir -p "$scratch"
+else
+  scratch="$(mktemp -d)"
+  trap 'rm -rf "$scratch"' EXIT
+fi
+
+mpi=(mpirun --bind-to none --oversubscribe)
+if [[ "$(id -u)" == 0 ]]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  mpi+=(--allow-run-as-root)
+fi
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+mpi+=(-x OPENBLAS_NUM_THREADS -x OMP_NUM_THREADS -x LACO_ASSETS)
+
+settings=(--set model.threads=1 --set laco.merge_layers=2 --set laco.lowest_layer=1
+          --set laco.threshold=0.99 --set calibration.samples=32 --set calibration.max_tokens=64
+          --set calibration.batch_size=4 --set laco.early_reject=false --quiet)
+
+now() { date +%s.%N; }
+
+# run RANKS W -> prints the best wall time in seconds; leaves the last output in $scratch/nRANKS
+run() {
+  local ranks="$1" width="$2" best="" t0 t1 t
+  for ((i = 0; i < repeats; ++i)); do
+    t0="$(now)"
+    "${mpi[@]}" -n "$ranks" "$bin" prune "$repo/configs/quickstart.toml" "${settings[@]}" \
+      --set "parallel.candidate_width=$width" --set "output.dir=$scratch/n$ranks" >/dev/null
+    t1="$(now)"
+    t="$(echo "$t1 - $t0" | bc -l)"
+    if [[ -z "$best" ]] || (( $(echo "$t < $best" | bc -l) )); then best="$t"; fi
+  done
+  echo "$best"
+}
+
+candidates() {
+  python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["candidates"]; print(len(c), sum(x["accepted"] for x in c))' "$1/laco_report.json"
+}
+
+# The per-rank rows "candidate" and "busy" of `laco_dist report`'s phase table.
+busy() {
+  "$bin" report "$1/profile.h5" --svg "$1/profile.svg" | awk '/^(candidate|busy) /'
+}
+
+echo "laco_dist scaling: kjv-16L, C=2, T=0.99, 32 samples x 64 tokens, model.threads=1"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
+t1="$(run 1 1)"
+t2="$(run 2 2)"
+read -r n1 a1 <<<"$(candidates "$scratch/n1")"
+read -r n2 a2 <<<"$(candidates "$scratch/n2")"
+same="no"
+if cmp -s "$scratch/n1/model.safetensors" "$scratch/n2/model.safetensors"; then same="yes"; fi
+printf '\n-n 1 (W=1): %8.2f s   %s candidates, %s accepted\n' "$t1" "$n1" "$a1"
+printf -- '-n 2 (W=2): %8.2f s   %s candidates, %s accepted\n' "$t2" "$n2" "$a2"
+printf 'speed-up:   %8.2fx  (target >= 1.60x on an idle 2-core machine)\n' "$(echo "$t1 / $t2" | bc -l)"
+echo "checkpoints byte-identical: $same"
+echo
+echo "per-rank seconds from profile.h5, -n 1:"
+busy "$scratch/n1"
+echo "per-rank seconds from profile.h5, -n 2:"
+busy "$scratch/n2"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,56 @@
+// What every evaluation task runner is given (model, tokenizer, communicator, batch and
+// length limits) and the sharding rules that make results independent of the world size:
+// items are grouped into work units whose boundaries depend only on the items, units are
+// split over ranks in contiguous blocks, and per-item doubles are gathered to rank 0.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "laco/dist/communicator.h"
+#include "laco/model/transformer.h"
+#include "laco/tokenizer/tokenizer.h"
+
+namespace laco::eval {
+
+struct EvalContext {
+  const model::Transformer& model;
+  const tokenizer::Tokenizer& tokenizer;
+  dist::Communicator& comm;
+  int64_t batch_size = 8;    // requests per forward (>= 1)
+  int64_t max_length = 512;  // tokens per forward row (the harness's max_length)
+};
+
+// One reported number; std_error is NaN when the metric has none.
+struct MetricValue {
+  std::string metric;
+  double value = 0.0;
+  double std_error = std::nan("");
+};
+
+// Half-open range [begin, end).
+struct Range {
+  int64_t begin = 0, end = 0;
+  int64_t size() const { return end - begin; }
+};
+
+// Contiguous block of `n` units for `rank` of `size`: the first n % size ranks get one more.
+Range shard_range(int64_t n, int rank, int size);
+
+// Groups consecutive items into units of total cost <= budget (an item costlier than the
+// budget is a unit alone). Returns unit boundaries: units[u] = [b[u], b[u+1]).
+std::vector<int64_t> group_by_cost(const std::vector<int64_t>& costs, int64_t budget);
+
+// The items this rank owns: units split by shard_range, mapped back to item indices.
+Range owned_items(const std::vector<int64_t>& unit_bounds, int rank, int size);
+
+// Concatenation of every rank's vector in rank order, on rank 0 (empty elsewhere).
+// Collective. Because ranks own contiguous item blocks in rank order, this is item order.
+std::vector<double> gather_in_order(dist::Communicator& comm, const std::vector<double>& mine);
+// Same for strings (lengths then bytes; two collectives).
+std::vector<std::string> gather_strings(dist::Communicator& comm,
+                                        const std::vector<std::string>& mine);
+
+}  // namespace laco::eval

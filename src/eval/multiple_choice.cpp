@@ -1,0 +1,106 @@
+// Multiple-choice and LAMBADA scoring (see laco/eval/multiple_choice.h). Each rank scores a
+// contiguous block of work units; per-option log-likelihoods travel to rank 0 in item order.
+#include "laco/eval/multiple_choice.h"
+
+#include "laco/core/error.h"
+#include "laco/eval/loglikelihood.h"
+#include "laco/eval/metrics.h"
+
+namespace laco::eval {
+
+std::vector<std::vector<double>> score_multiple_choice(const EvalContext& ctx,
+                                                       const std::vector<MultipleChoiceItem>& items) {
+  std::vector<int64_t> costs;
+  for (const MultipleChoiceItem& item : items) {
+    LACO_CHECK(item.contexts.size() == item.continuations.size() && item.num_options() >= 1,
+               "item with {} contexts and {} continuations", item.contexts.size(),
+               item.continuations.size());
+    costs.push_back(static_cast<int64_t>(item.num_options()));
+  }
+  const std::vector<int64_t> units = group_by_cost(costs, ctx.batch_size);
+  std::vector<double> mine;
+  // Unit by unit, so every forward batch is the same whatever the number of ranks.
+  const Range owned = owned_items(units, ctx.comm.rank(), ctx.comm.size());
+  for (size_t u = 0; u + 1 < units.size(); ++u) {
+    if (units[u] < owned.begin || units[u] >= owned.end) continue;
+    std::vector<TokenRequest> requests;
+    for (int64_t i = units[u]; i < units[u + 1]; ++i) {
+      const MultipleChoiceItem& item = items[static_cast<size_t>(i)];
+      for (size_t o = 0; o < item.num_options(); ++o) {
+        requests.push_back(encode_pair(ctx.tokenizer, item.contexts[o], item.continuations[o]));
+      }
+    }
+    for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length)) {
+      mine.push_back(r.loglik);
+    }
+  }
+  const std::vector<double> all = gather_in_order(ctx.comm, mine);
+  std::vector<std::vector<double>> out;
+  if (ctx.comm.rank() != 0) return out;
+  size_t at = 0;
+  for (const MultipleChoiceItem& item : items) {
+    LACO_CHECK(at + item.num_options() <= all.size(), "gathered {} log-likelihoods", all.size());
+    out.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(at),
+                     all.begin() + static_cast<std::ptrdiff_t>(at + item.num_options()));
+    at += item.num_options();
+  }
+  LACO_CHECK(at == all.size(), "gathered {} log-likelihoods, expected {}", all.size(), at);
+  return out;
+}
+
+std::vector<MetricValue> multiple_choice_metrics(const std::vector<MultipleChoiceItem>& items,
+                                                 const std::vector<std::vector<double>>& logliks,
+                                                 const std::vector<std::string>& metrics) {
+  LACO_CHECK(items.size() == logliks.size(), "{} items, {} scores", items.size(), logliks.size());
+  std::vector<double> acc, acc_norm;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const auto gold = static_cast<size_t>(items[i].gold);
+    acc.push_back(select_acc(logliks[i]) == gold ? 1.0 : 0.0);
+    acc_norm.push_back(select_acc_norm(logliks[i], items[i].choices) == gold ? 1.0 : 0.0);
+  }
+  std::vector<MetricValue> out;
+  for (const std::string& m : metrics) {
+    if (m == "acc") out.push_back({m, mean(acc), mean_stderr(acc)});
+    if (m == "acc_norm") out.push_back({m, mean(acc_norm), mean_stderr(acc_norm)});
+  }
+  return out;
+}
+
+std::vector<MetricValue> run_multiple_choice(const EvalContext& ctx,
+                                             const std::vector<MultipleChoiceItem>& items,
+                                             const std::vector<std::string>& metrics) {
+  const auto logliks = score_multiple_choice(ctx, items);
+  if (ctx.comm.rank() != 0) return {};
+  return multiple_choice_metrics(items, logliks, metrics);
+}
+
+std::vector<MetricValue> run_lambada(const EvalContext& ctx, const std::vector<LastWordItem>& items) {
+  const std::vector<int64_t> costs(items.size(), 1);
+  const std::vector<int64_t> units = group_by_cost(costs, ctx.batch_size);
+  const Range owned = owned_items(units, ctx.comm.rank(), ctx.comm.size());
+  std::vector<double> mine;  // (loglik, is_greedy) per item
+  for (size_t u = 0; u + 1 < units.size(); ++u) {
+    if (units[u] < owned.begin || units[u] >= owned.end) continue;
+    std::vector<TokenRequest> requests;
+    for (int64_t i = units[u]; i < units[u + 1]; ++i) {
+      const LastWordItem& item = items[static_cast<size_t>(i)];
+      requests.push_back(encode_pair(ctx.tokenizer, item.context, item.continuation));
+    }
+    for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length)) {
+      mine.push_back(r.loglik);
+      mine.push_back(r.is_greedy ? 1.0 : 0.0);
+    }
+  }
+  const std::vector<double> all = gather_in_order(ctx.comm, mine);
+  if (ctx.comm.rank() != 0) return {};
+  LACO_CHECK(all.size() == 2 * items.size(), "gathered {} values for {} items", all.size(),
+             items.size());
+  std::vector<double> logliks, acc;
+  for (size_t i = 0; i < items.size(); ++i) {
+    logliks.push_back(all[2 * i]);
+    acc.push_back(all[2 * i + 1]);
+  }
+  return {{"acc", mean(acc), mean_stderr(acc)}, {"perplexity", perplexity(logliks), std::nan("")}};
+}
+
+}  // namespace laco::eval

@@ -1,0 +1,282 @@
+// The HDF5 profile of a 2-rank prune (issue 5 item 6), read back with the HDF5 C API
+// directly (not io::read_profile) and checked against laco_report.json: root attributes,
+// /candidates (non-discarded rows == the report's candidates, similarities bitwise),
+// /phases for both ranks, /memory, /layer_map; and `laco_dist report` on the file.
+#include <hdf5.h>
+
+#include <cstring>
+#include <memory>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace laco::io {
+namespace {
+
+using nlohmann::json;
+
+std::string quickstart_config() {
+  const std::string here = __FILE__;  // <repo>/tests/dist/profile_test.cpp
+  return here.substr(0, here.rfind("/tests/")) + "/configs/quickstart.toml";
+}
+
+// An HDF5 id closed on scope exit.
+struct H5Id {
+  hid_t id;
+  herr_t (*close)(hid_t);
+  H5Id(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
+  ~H5Id() {
+    if (id >= 0) close(id);
+  }
+  H5Id(const H5Id&) = delete;
+  H5Id& operator=(const H5Id&) = delete;
+  operator hid_t() const { return id; }
+};
+
+H5Id vlen_string() {
+  H5Id t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t, H5T_VARIABLE);
+  return t;
+}
+
+// Every string of a scalar or 1-D variable-length string attribute of `obj`.
+std::vector<std::string> string_attribute(hid_t obj, const char* name) {
+  std::vector<std::string> out;
+  H5Id attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+  EXPECT_GE(attr.id, 0) << "attribute " << name;
+  if (attr.id < 0) return out;
+  H5Id space(H5Aget_space(attr), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+  if (ptrs.empty()) return out;
+  H5Id type = vlen_string();
+  EXPECT_GE(H5Aread(attr, type, ptrs.data()), 0) << name;
+  for (char* p : ptrs) out.emplace_back(p ? p : "");
+  H5Dvlen_reclaim(type, space, H5P_DEFAULT, ptrs.data());
+  return out;
+}
+
+int64_t int_attribute(hid_t obj, const char* name) {
+  H5Id attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+  EXPECT_GE(attr.id, 0) << "attribute " << name;
+  int64_t v = -1;
+  if (attr.id >= 0) EXPECT_GE(H5Aread(attr, H5T_NATIVE_INT64, &v), 0) << name;
+  return v;
+}
+
+// Reads all rows of the 1-D dataset `name` through the memory compound type `type`
+// (members matched by name, so this does not depend on the writer's struct layout).
+template <typename Row> std::vector<Row> read_table(hid_t file, const char* name, hid_t type) {
+  H5Id ds(H5Dopen2(file, name, H5P_DEFAULT), H5Dclose);
+  EXPECT_GE(ds.id, 0) << "dataset /" << name;
+  if (ds.id < 0) return {};
+  H5Id space(H5Dget_space(ds), H5Sclose);
+  EXPECT_EQ(H5Sget_simple_extent_ndims(space), 1) << name;
+  std::vector<Row> rows(static_cast<size_t>(H5Sget_simple_extent_npoints(space)));
+  if (!rows.empty()) EXPECT_GE(H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), 0) << name;
+  return rows;
+}
+
+struct CandidateRow {
+  int64_t step, group, base_layer, followers, orig_first, orig_last;
+  double similarity;
+  uint8_t accepted, discarded;
+};
+struct PhaseRow {
+  int32_t rank;
+  char* phase;
+  double t_start, t_end;
+};
+struct MemoryRow {
+  int32_t rank;
+  int64_t peak_rss_bytes;
+};
+struct LayerMapRow {
+  int64_t new_layer, orig_layer;
+};
+
+uint64_t bits(double v) {
+  uint64_t b = 0;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+// One 2-rank prune shared by the suite.
+class Profile : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = std::make_unique<laco::test::TempDir>();
+    std::vector<std::string> prefix = {"timeout", "-k", "10", "180"};
+    const auto mpi = laco::test::mpirun_prefix(2);
+    prefix.insert(prefix.end(), mpi.begin(), mpi.end());
+    result_ = laco::test::run_cli({"prune", quickstart_config(), "--set", "output.dir=" + out(), "--set",
+                                   "model.threads=1", "--set", "calibration.samples=8", "--set",
+                                   "calibration.max_tokens=32", "--set", "calibration.batch_size=2", "--quiet"},
+                                  prefix);
+  }
+  static void TearDownTestSuite() { dir_.reset(); }
+  static std::string out() { return dir_->file("out"); }
+  static std::string profile() { return out() + "/profile.h5"; }
+
+  void SetUp() override {
+    if (!laco::test::exists(laco::test::asset("models/kjv-16L"))) GTEST_SKIP() << "asset models/kjv-16L absent";
+    ASSERT_EQ(result_.exit_code, 0) << result_.err;
+    report_ = json::parse(laco::test::read_file(out() + "/laco_report.json"));
+    file_ = H5Fopen(profile().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(file_, 0) << "cannot open " << profile();
+  }
+  void TearDown() override {
+    if (file_ >= 0) H5Fclose(file_);
+  }
+
+  static std::unique_ptr<laco::test::TempDir> dir_;
+  static laco::test::CliResult result_;
+  json report_;
+  hid_t file_ = -1;
+};
+std::unique_ptr<laco::test::TempDir> Profile::dir_;
+laco::test::CliResult Profile::result_;
+
+TEST_F(Profile, RootAttributesDescribeTheRun) {
+  for (const char* name : {"laco_version", "config_toml", "model_path", "world_size", "candidate_width",
+                           "hostnames", "started_at"})
+    EXPECT_GT(H5Aexists(file_, name), 0) << "root attribute " << name << " missing";
+  EXPECT_EQ(string_attribute(file_, "laco_version"), std::vector<std::string>{report_.at("laco_version").get<std::string>()});
+  EXPECT_EQ(string_attribute(file_, "model_path"), std::vector<std::string>{report_.at("model").get<std::string>()});
+  const auto toml = string_attribute(file_, "config_toml");
+  ASSERT_EQ(toml.size(), 1u);
+  EXPECT_NE(toml[0].find("threshold"), std::string::npos) << toml[0];
+  EXPECT_NE(toml[0].find(out()), std::string::npos) << "effective config (with --set output.dir)";
+  EXPECT_EQ(int_attribute(file_, "world_size"), 2);
+  EXPECT_EQ(int_attribute(file_, "candidate_width"), 2) << "W = 0 means the world size";
+  const auto hosts = string_attribute(file_, "hostnames");
+  EXPECT_EQ(hosts.size(), 2u) << "one hostname per rank";
+  for (const auto& h : hosts) EXPECT_FALSE(h.empty());
+  const auto started = string_attribute(file_, "started_at");
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_GE(started[0].size(), 19u) << "ISO 8601 time, got '" << started[0] << "'";
+}
+
+TEST_F(Profile, CandidateRowsNotDiscardedAreTheReportCandidates) {
+  using R = CandidateRow;
+  H5Id t(H5Tcreate(H5T_COMPOUND, sizeof(R)), H5Tclose);
+  H5Tinsert(t, "step", HOFFSET(R, step), H5T_NATIVE_INT64);
+  H5Tinsert(t, "group", HOFFSET(R, group), H5T_NATIVE_INT64);
+  H5Tinsert(t, "base_layer", HOFFSET(R, base_layer), H5T_NATIVE_INT64);
+  H5Tinsert(t, "followers", HOFFSET(R, followers), H5T_NATIVE_INT64);
+  H5Tinsert(t, "orig_first", HOFFSET(R, orig_first), H5T_NATIVE_INT64);
+  H5Tinsert(t, "orig_last", HOFFSET(R, orig_last), H5T_NATIVE_INT64);
+  H5Tinsert(t, "similarity", HOFFSET(R, similarity), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "accepted", HOFFSET(R, accepted), H5T_NATIVE_UINT8);
+  H5Tinsert(t, "discarded", HOFFSET(R, discarded), H5T_NATIVE_UINT8);
+  const auto rows = read_table<R>(file_, "candidates", t);
+  std::vector<R> kept;
+  size_t discarded = 0;
+  for (const auto& r : rows) {
+    if (r.discarded) {
+      ++discarded;
+      EXPECT_FALSE(r.accepted) << "a discarded candidate cannot be accepted";
+    } else {
+      kept.push_back(r);
+    }
+    EXPECT_TRUE(r.group == 0 || r.group == 1) << r.group;
+  }
+  const auto& cands = report_.at("candidates");
+  ASSERT_EQ(kept.size(), cands.size());
+  EXPECT_GT(discarded, 0u) << "W = 2: every accepted l discards its l-1 partner";
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const auto& c = cands[i];
+    const double sim = c.at("similarity").is_null() ? c.at("bound").get<double>() : c.at("similarity").get<double>();
+    const auto orig = c.at("original_layers").get<std::vector<int64_t>>();
+    EXPECT_EQ(kept[i].step, c.at("step").get<int64_t>()) << i;
+    EXPECT_EQ(kept[i].base_layer, c.at("base_layer").get<int64_t>()) << i;
+    EXPECT_EQ(kept[i].followers, c.at("followers").get<int64_t>()) << i;
+    EXPECT_EQ(kept[i].orig_first, orig.front()) << i;
+    EXPECT_EQ(kept[i].orig_last, orig.back()) << i;
+    EXPECT_EQ(bits(kept[i].similarity), bits(sim)) << i << ": " << kept[i].similarity << " vs " << sim;
+    EXPECT_EQ(kept[i].accepted != 0, c.at("accepted").get<bool>()) << i;
+  }
+}
+
+TEST_F(Profile, PhasesCoverBothRanks) {
+  using R = PhaseRow;
+  H5Id str = vlen_string();
+  H5Id t(H5Tcreate(H5T_COMPOUND, sizeof(R)), H5Tclose);
+  H5Tinsert(t, "rank", HOFFSET(R, rank), H5T_NATIVE_INT32);
+  H5Tinsert(t, "phase", HOFFSET(R, phase), str);
+  H5Tinsert(t, "t_start", HOFFSET(R, t_start), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "t_end", HOFFSET(R, t_end), H5T_NATIVE_DOUBLE);
+  auto rows = read_table<R>(file_, "phases", t);
+  const std::set<std::string> known = {"load", "tokenize", "reference", "cache", "candidate", "reduce", "apply", "save"};
+  std::set<std::pair<int, std::string>> seen;
+  for (const auto& r : rows) {
+    const std::string phase = r.phase ? r.phase : "";
+    EXPECT_TRUE(known.count(phase)) << "unknown phase '" << phase << "'";
+    EXPECT_TRUE(r.rank == 0 || r.rank == 1) << r.rank;
+    EXPECT_LE(r.t_start, r.t_end) << phase << " on rank " << r.rank;
+    EXPECT_GE(r.t_start, 0.0) << phase;
+    seen.insert({r.rank, phase});
+  }
+  if (!rows.empty()) {
+    H5Id space(H5Screate_simple(1, std::vector<hsize_t>{rows.size()}.data(), nullptr), H5Sclose);
+    H5Dvlen_reclaim(t, space, H5P_DEFAULT, rows.data());
+  }
+  for (int rank : {0, 1})
+    for (const char* p : {"load", "candidate", "reduce"})
+      EXPECT_TRUE(seen.count({rank, p})) << "no '" << p << "' phase for rank " << rank;
+  EXPECT_TRUE(seen.count({0, "save"}));
+}
+
+TEST_F(Profile, MemoryHasOneRowPerRank) {
+  using R = MemoryRow;
+  H5Id t(H5Tcreate(H5T_COMPOUND, sizeof(R)), H5Tclose);
+  H5Tinsert(t, "rank", HOFFSET(R, rank), H5T_NATIVE_INT32);
+  H5Tinsert(t, "peak_rss_bytes", HOFFSET(R, peak_rss_bytes), H5T_NATIVE_INT64);
+  const auto rows = read_table<R>(file_, "memory", t);
+  ASSERT_EQ(rows.size(), 2u);
+  std::set<int> ranks;
+  for (const auto& r : rows) {
+    ranks.insert(r.rank);
+    EXPECT_GT(r.peak_rss_bytes, 0) << "rank " << r.rank;
+  }
+  EXPECT_EQ(ranks, (std::set<int>{0, 1}));
+}
+
+TEST_F(Profile, LayerMapEqualsTheReport) {
+  using R = LayerMapRow;
+  H5Id t(H5Tcreate(H5T_COMPOUND, sizeof(R)), H5Tclose);
+  H5Tinsert(t, "new_layer", HOFFSET(R, new_layer), H5T_NATIVE_INT64);
+  H5Tinsert(t, "orig_layer", HOFFSET(R, orig_layer), H5T_NATIVE_INT64);
+  const auto rows = read_table<R>(file_, "layer_map", t);
+  std::vector<std::vector<int64_t>> map;
+  for (const auto& r : rows) {
+    ASSERT_GE(r.new_layer, 0);
+    if (static_cast<size_t>(r.new_layer) >= map.size()) map.resize(static_cast<size_t>(r.new_layer) + 1);
+    map[static_cast<size_t>(r.new_layer)].push_back(r.orig_layer);
+  }
+  EXPECT_EQ(map, report_.at("layer_map").get<std::vector<std::vector<int64_t>>>());
+  EXPECT_LT(map.size(), 16u) << "the quickstart prune removes layers";
+}
+
+TEST_F(Profile, ReportCommandPrintsTableAndWritesSvg) {
+  const std::string svg = out() + "/profile.svg";
+  const auto r = laco::test::run_cli({"report", profile()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("candidates"), std::string::npos) << r.out;
+  for (const auto& c : report_.at("candidates")) {
+    if (c.at("similarity").is_null()) continue;
+    const std::string sim = fmt::format("{:.6f}", c.at("similarity").get<double>());
+    EXPECT_NE(r.out.find(sim), std::string::npos) << "candidate similarity " << sim << " not in\n" << r.out;
+  }
+  EXPECT_NE(r.out.find(svg), std::string::npos) << r.out;
+  ASSERT_TRUE(laco::test::exists(svg));
+  const std::string text = laco::test::read_file(svg);
+  EXPECT_NE(text.find("<svg"), std::string::npos);
+  EXPECT_NE(text.find("</svg>"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace laco::io
