@@ -3,6 +3,8 @@
 // 1 internal error). Bad input is detected identically on every rank, so rank 0
 // prints it once and every rank finalizes; a failure of one rank alone aborts the job.
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <cstring>
 #include <map>
 #include <string>
@@ -94,11 +96,29 @@ int run(std::vector<std::string> argv, laco::dist::Communicator& world) {
   return it->second(rest, world);
 }
 
+// True when an MPI launcher (mpirun, srun with PMI/PMIx) started this process. A plain
+// `laco_dist ...` runs as a one-rank world without MPI: Open MPI's singleton start costs
+// about 2 s. LACO_FORCE_MPI=1 initialises MPI anyway.
+bool launched_by_mpi() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "LACO_FORCE_MPI"}) {
+    const char* v = std::getenv(var);
+    if (v && *v) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  laco::dist::MpiRuntime mpi(&argc, &argv);
-  laco::dist::MpiCommunicator world(MPI_COMM_WORLD);
+  std::unique_ptr<laco::dist::MpiRuntime> mpi;
+  std::unique_ptr<laco::dist::Communicator> world_ptr;
+  if (launched_by_mpi()) {
+    mpi = std::make_unique<laco::dist::MpiRuntime>(&argc, &argv);
+    world_ptr = std::make_unique<laco::dist::MpiCommunicator>(MPI_COMM_WORLD);
+  } else {
+    world_ptr = std::make_unique<laco::dist::LocalCommunicator>();
+  }
+  laco::dist::Communicator& world = *world_ptr;
   int code = laco::kExitOk;
   try {
     code = run(std::vector<std::string>(argv + 1, argv + argc), world);
@@ -109,7 +129,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "laco_dist: internal error on rank %d: %s\n", world.rank(), e.what());
     std::fflush(stderr);
-    if (world.size() > 1) laco::dist::MpiRuntime::abort(laco::kExitInternal);
+    if (mpi && world.size() > 1) laco::dist::MpiRuntime::abort(laco::kExitInternal);
     code = laco::kExitInternal;
   }
   return code;
