@@ -50,8 +50,10 @@ void append_ids(std::string& out, const std::vector<int64_t>& ids, bool json) {
 
 int cmd_tokenize(const CommandArgs& argv, dist::Communicator& world) {
   Args args(argv, {"json", "no-special"}, {"tokenizer", "text", "file"}, "tokenize");
-  LACO_INPUT_CHECK(args.positional().empty(), "tokenize: unexpected argument '{}'", args.positional().empty() ? "" : args.positional()[0]);
-  LACO_INPUT_CHECK(args.has("text") != args.has("file"), "tokenize: give exactly one of --text STR or --file PATH");
+  LACO_INPUT_CHECK(args.positional().empty(), "tokenize: unexpected argument '{}'",
+                   args.positional().empty() ? "" : args.positional()[0]);
+  LACO_INPUT_CHECK(args.has("text") != args.has("file"),
+                   "tokenize: give exactly one of --text STR or --file PATH");
   const auto tok = tokenizer::Tokenizer::load(args.require("tokenizer"));
   const bool json = args.flag("json"), add_special = !args.flag("no-special");
 
@@ -82,13 +84,17 @@ int cmd_tokenize(const CommandArgs& argv, dist::Communicator& world) {
 
 int cmd_detokenize(const CommandArgs& argv, dist::Communicator& world) {
   Args args(argv, {"json", "skip-special"}, {"tokenizer", "ids"}, "detokenize");
-  LACO_INPUT_CHECK(args.positional().empty(), "detokenize: unexpected argument '{}'", args.positional().empty() ? "" : args.positional()[0]);
+  LACO_INPUT_CHECK(args.positional().empty(), "detokenize: unexpected argument '{}'",
+                   args.positional().empty() ? "" : args.positional()[0]);
   const std::vector<int64_t> ids = parse_id_list(args.require("ids"), "detokenize --ids");
   const auto tok = tokenizer::Tokenizer::load(args.require("tokenizer"));
   const std::string text = tok.decode(ids, args.flag("skip-special"));
   if (world.rank() == 0) {
     // --json prints the text as one JSON string, so embedded newlines stay on one line.
-    const std::string line = args.flag("json") ? nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : text;
+    const std::string line =
+        args.flag("json")
+            ? nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+            : text;
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   }

@@ -55,9 +55,13 @@ int node_local_rank(MPI_Comm comm) {
   MPI_Comm local = MPI_COMM_NULL;
   LACO_MPI_CHECK(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local));
   int local_rank = 0;
-  int rc = MPI_Comm_rank(local, &local_rank);
+  try {
+    LACO_MPI_CHECK(MPI_Comm_rank(local, &local_rank));
+  } catch (...) {
+    LACO_MPI_WARN(MPI_Comm_free(&local));
+    throw;
+  }
   LACO_MPI_CHECK(MPI_Comm_free(&local));
-  LACO_MPI_CHECK(rc);
   return local_rank;
 }
 

@@ -100,10 +100,12 @@ struct EvalRecord {
   double value, std_error;
 };
 
+// Variable-length C string with HDF5's default (ASCII) character set: HDF5 will not
+// convert between ASCII and UTF-8 strings, and readers build the default type
+// (H5T_C_S1 + H5T_VARIABLE). The bytes are stored unchanged, so UTF-8 text survives.
 hid_t string_type() {
   hid_t t = LACO_H5_CHECK(H5Tcopy(H5T_C_S1));
   LACO_H5_CHECK(H5Tset_size(t, H5T_VARIABLE));
-  LACO_H5_CHECK(H5Tset_cset(t, H5T_CSET_UTF8));
   return t;
 }
 

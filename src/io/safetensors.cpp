@@ -248,7 +248,7 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
     // Legal in the format but unaligned for the dtype (header not padded to 8): kernels
     // may assume natural alignment, so hand out an aligned copy instead of a view.
     at::Tensor copy = at::empty(t->shape, options);
-    std::memcpy(copy.data_ptr(), ptr, bytes);
+    if (bytes > 0) std::memcpy(copy.data_ptr(), ptr, bytes);
     return copy;
   }
   // The deleter owns a reference to this file: the mapping lives as long as any view.

@@ -17,7 +17,8 @@ void AddedVocabulary::Trie::add(std::string_view key, int32_t token) {
   for (char ch : key) {
     const auto c = static_cast<unsigned char>(ch);
     auto& kids = nodes[node].children;
-    auto it = std::lower_bound(kids.begin(), kids.end(), c, [](const auto& kid, unsigned char b) { return kid.first < b; });
+    auto it = std::lower_bound(kids.begin(), kids.end(), c,
+                               [](const auto& kid, unsigned char b) { return kid.first < b; });
     if (it != kids.end() && it->first == c) {
       node = it->second;
     } else {
@@ -31,13 +32,15 @@ void AddedVocabulary::Trie::add(std::string_view key, int32_t token) {
   if (nodes[node].token < 0) nodes[node].token = token;
 }
 
-std::pair<int32_t, size_t> AddedVocabulary::Trie::longest_at(std::string_view text, size_t pos) const {
+std::pair<int32_t, size_t> AddedVocabulary::Trie::longest_at(std::string_view text,
+                                                             size_t pos) const {
   std::pair<int32_t, size_t> best{-1, 0};
   int32_t node = 0;
   for (size_t i = pos; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     const auto& kids = nodes[node].children;
-    auto it = std::lower_bound(kids.begin(), kids.end(), c, [](const auto& kid, unsigned char b) { return kid.first < b; });
+    auto it = std::lower_bound(kids.begin(), kids.end(), c,
+                               [](const auto& kid, unsigned char b) { return kid.first < b; });
     if (it == kids.end() || it->first != c) break;
     node = it->second;
     if (nodes[node].token >= 0) best = {nodes[node].token, i + 1 - pos};
@@ -69,7 +72,8 @@ void AddedVocabulary::build(std::vector<AddedToken> tokens, const Normalizer* no
 }
 
 const AddedToken* AddedVocabulary::by_id(int32_t id) const {
-  if (id < 0 || static_cast<size_t>(id) >= index_of_id_.size() || index_of_id_[id] < 0) return nullptr;
+  if (id < 0 || static_cast<size_t>(id) >= index_of_id_.size() || index_of_id_[id] < 0)
+    return nullptr;
   return &tokens_[index_of_id_[id]];
 }
 
@@ -111,7 +115,8 @@ size_t leading_space_length(std::string_view s) {
 
 }  // namespace
 
-void AddedVocabulary::split(std::string_view text, bool normalized_set, std::vector<Segment>& out) const {
+void AddedVocabulary::split(std::string_view text, bool normalized_set,
+                            std::vector<Segment>& out) const {
   const Trie& trie = normalized_set ? normalized_ : raw_;
   size_t start_offset = 0;
   for (size_t pos = 0; pos < text.size();) {

@@ -14,21 +14,25 @@ namespace laco::tokenizer {
 
 namespace {
 
-std::optional<std::string> optional_string(const nlohmann::json& model, const char* key, const std::string& where) {
+std::optional<std::string> optional_string(const nlohmann::json& model, const char* key,
+                                           const std::string& where) {
   if (!model.contains(key) || model[key].is_null()) return std::nullopt;
-  LACO_INPUT_CHECK(model[key].is_string(), "{}.{} must be a string or null, got {}", where, key, model[key].dump());
+  LACO_INPUT_CHECK(model[key].is_string(), "{}.{} must be a string or null, got {}", where, key,
+                   model[key].dump());
   return model[key].get<std::string>();
 }
 
 bool optional_bool(const nlohmann::json& model, const char* key, const std::string& where) {
   if (!model.contains(key) || model[key].is_null()) return false;
-  LACO_INPUT_CHECK(model[key].is_boolean(), "{}.{} must be true or false, got {}", where, key, model[key].dump());
+  LACO_INPUT_CHECK(model[key].is_boolean(), "{}.{} must be true or false, got {}", where, key,
+                   model[key].dump());
   return model[key].get<bool>();
 }
 
 }  // namespace
 
-std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& model, const std::string& where) {
+std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& model,
+                                              const std::string& where) {
   LACO_INPUT_CHECK(model.is_object(), "{} must be an object", where);
   std::unique_ptr<BpeModel> bpe(new BpeModel());
   bpe->unk_token_ = optional_string(model, "unk_token", where);
@@ -38,12 +42,15 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const nlohmann::json& model, const
   bpe->byte_fallback_ = optional_bool(model, "byte_fallback", where);
   bpe->ignore_merges_ = optional_bool(model, "ignore_merges", where);
   if (model.contains("dropout") && !model["dropout"].is_null()) {
-    LACO_INPUT_CHECK(model["dropout"].is_number() && model["dropout"].get<double>() == 0.0,
-                     "{}.dropout is {}: BPE dropout (random merges) is not supported, set it to null",
-                     where, model["dropout"].dump());
+    LACO_INPUT_CHECK(
+        model["dropout"].is_number() && model["dropout"].get<double>() == 0.0,
+        "{}.dropout is {}: BPE dropout (random merges) is not supported, set it to null", where,
+        model["dropout"].dump());
   }
-  LACO_INPUT_CHECK(model.contains("vocab") && model["vocab"].is_object(), "{}.vocab must be an object of token -> id", where);
-  LACO_INPUT_CHECK(model.contains("merges") && model["merges"].is_array(), "{}.merges must be an array", where);
+  LACO_INPUT_CHECK(model.contains("vocab") && model["vocab"].is_object(),
+                   "{}.vocab must be an object of token -> id", where);
+  LACO_INPUT_CHECK(model.contains("merges") && model["merges"].is_array(),
+                   "{}.merges must be an array", where);
   bpe->load_vocab(model["vocab"], where + ".vocab");
   bpe->load_merges(model["merges"], where + ".merges");
   bpe->detect_chunk_boundary();
@@ -55,7 +62,8 @@ void BpeModel::load_vocab(const nlohmann::json& vocab, const std::string& where)
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     LACO_INPUT_CHECK(it.value().is_number_integer() && it.value().get<int64_t>() >= 0 &&
                          it.value().get<int64_t>() < (int64_t{1} << 31),
-                     "{}: token '{}' has id {}, expected a non-negative 32-bit integer", where, it.key(), it.value().dump());
+                     "{}: token '{}' has id {}, expected a non-negative 32-bit integer", where,
+                     it.key(), it.value().dump());
     max_id = std::max(max_id, it.value().get<int64_t>());
   }
   id_to_token_.assign(static_cast<size_t>(max_id + 1), std::string());
@@ -97,7 +105,8 @@ void BpeModel::load_merges(const nlohmann::json& merges, const std::string& wher
       const std::string s = m.get<std::string>();
       size_t space = s.find(' ');
       LACO_INPUT_CHECK(space != std::string::npos && s.find(' ', space + 1) == std::string::npos,
-                       "{}[{}] is '{}', expected two tokens separated by one space", where, rank, s);
+                       "{}[{}] is '{}', expected two tokens separated by one space", where, rank,
+                       s);
       left = s.substr(0, space);
       right = s.substr(space + 1);
     } else {
@@ -107,14 +116,17 @@ void BpeModel::load_merges(const nlohmann::json& merges, const std::string& wher
       right = m[1].get<std::string>();
     }
     const int32_t left_id = vocab_.find(left), right_id = vocab_.find(right);
-    LACO_INPUT_CHECK(left_id >= 0, "{}[{}] ('{}' + '{}'): token '{}' is not in model.vocab", where, rank, left, right, left);
-    LACO_INPUT_CHECK(right_id >= 0, "{}[{}] ('{}' + '{}'): token '{}' is not in model.vocab", where, rank, left, right, right);
-    LACO_INPUT_CHECK(right.size() >= prefix_.size(), "{}[{}]: token '{}' is shorter than continuing_subword_prefix '{}'",
-                     where, rank, right, prefix_);
+    LACO_INPUT_CHECK(left_id >= 0, "{}[{}] ('{}' + '{}'): token '{}' is not in model.vocab", where,
+                     rank, left, right, left);
+    LACO_INPUT_CHECK(right_id >= 0, "{}[{}] ('{}' + '{}'): token '{}' is not in model.vocab", where,
+                     rank, left, right, right);
+    LACO_INPUT_CHECK(right.size() >= prefix_.size(),
+                     "{}[{}]: token '{}' is shorter than continuing_subword_prefix '{}'", where,
+                     rank, right, prefix_);
     const std::string merged = left + right.substr(prefix_.size());
     const int32_t new_id = vocab_.find(merged);
-    LACO_INPUT_CHECK(new_id >= 0, "{}[{}] ('{}' + '{}'): merged token '{}' is not in model.vocab", where, rank, left,
-                     right, merged);
+    LACO_INPUT_CHECK(new_id >= 0, "{}[{}] ('{}' + '{}'): merged token '{}' is not in model.vocab",
+                     where, rank, left, right, merged);
     merges_.insert(left_id, right_id, {static_cast<uint32_t>(rank), new_id});
   }
 }
@@ -127,9 +139,12 @@ void BpeModel::detect_chunk_boundary() {
   bool seen = false;
   for (size_t id = 0; id < id_to_token_.size(); ++id) {
     const std::string& t = id_to_token_[id];
-    for (size_t pos = t.find(boundary); pos != std::string::npos; pos = t.find(boundary, pos + boundary.size())) {
+    for (size_t pos = t.find(boundary); pos != std::string::npos;
+         pos = t.find(boundary, pos + boundary.size())) {
       seen = true;
-      const bool after_other = pos > 0 && !(pos >= boundary.size() && t.compare(pos - boundary.size(), boundary.size(), boundary) == 0);
+      const bool after_other =
+          pos > 0 && !(pos >= boundary.size() &&
+                       t.compare(pos - boundary.size(), boundary.size(), boundary) == 0);
       if (after_other) return;  // e.g. "a▁b": merges may cross the boundary
     }
   }
@@ -156,7 +171,8 @@ int32_t BpeModel::char_id(std::string_view word, size_t begin, size_t end) const
   return vocab_.find(s);
 }
 
-void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& ids, std::vector<uint32_t>& lens) const {
+void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& ids,
+                               std::vector<uint32_t>& lens) const {
   int32_t unk_id = -1;
   uint32_t unk_len = 0;  // pending unknown run (unk_id >= 0)
   auto flush_unk = [&]() {
@@ -169,15 +185,18 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& ids,
     if (id >= 0) {
       flush_unk();
       ids.push_back(id), lens.push_back(static_cast<uint32_t>(len));
-    } else if (byte_fallback_ && (all_bytes_ || std::all_of(word.begin() + i, word.begin() + i + len, [&](char b) {
-                                    return byte_ids_[static_cast<unsigned char>(b)] >= 0;
-                                  }))) {
-      // Like HF, a pending unk is not flushed before byte tokens (only reachable with a partial byte set).
-      for (size_t k = i; k < i + len; ++k) ids.push_back(byte_ids_[static_cast<unsigned char>(word[k])]), lens.push_back(1);
+    } else if (byte_fallback_ &&
+               (all_bytes_ || std::all_of(word.begin() + i, word.begin() + i + len, [&](char b) {
+                  return byte_ids_[static_cast<unsigned char>(b)] >= 0;
+                }))) {
+      // Like HF, a pending unk is not flushed before byte tokens (only reachable with a partial
+      // byte set).
+      for (size_t k = i; k < i + len; ++k)
+        ids.push_back(byte_ids_[static_cast<unsigned char>(word[k])]), lens.push_back(1);
     } else if (unk_token_) {
       const int32_t unk = vocab_.find(*unk_token_);
-      LACO_INPUT_CHECK(unk >= 0, "model.unk_token '{}' is not in the vocabulary, but '{}' needs it", *unk_token_,
-                       std::string(word.substr(i, len)));
+      LACO_INPUT_CHECK(unk >= 0, "model.unk_token '{}' is not in the vocabulary, but '{}' needs it",
+                       *unk_token_, std::string(word.substr(i, len)));
       if (unk_id >= 0 && fuse_unk_) {
         unk_len += static_cast<uint32_t>(len);
       } else {
@@ -224,7 +243,8 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) cons
   const LaterMerge later;
   auto push = [&](int32_t pos, int32_t left, int32_t right) {
     if (const MergeMap::Merge* m = merges_.find(left, right)) {
-      heap.push_back({(static_cast<uint64_t>(m->rank) << 32) | static_cast<uint32_t>(pos), m->new_id});
+      heap.push_back(
+          {(static_cast<uint64_t>(m->rank) << 32) | static_cast<uint32_t>(pos), m->new_id});
       std::push_heap(heap.begin(), heap.end(), later);
     }
   };
@@ -259,7 +279,8 @@ bool BpeModel::cache_lookup(std::string_view word, std::vector<int32_t>& out) co
   if (!lock.owns_lock()) return false;
   const int32_t e = cache_index_.find(word);
   if (e < 0) return false;
-  out.insert(out.end(), cache_ids_.begin() + cache_offsets_[e], cache_ids_.begin() + cache_offsets_[e + 1]);
+  out.insert(out.end(), cache_ids_.begin() + cache_offsets_[e],
+             cache_ids_.begin() + cache_offsets_[e + 1]);
   return true;
 }
 
@@ -287,7 +308,8 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
   }
   const std::string& b = chunk_boundary_;
   size_t start = 0;
-  for (size_t pos = word.find(b, 1); pos != std::string_view::npos; pos = word.find(b, pos + b.size())) {
+  for (size_t pos = word.find(b, 1); pos != std::string_view::npos;
+       pos = word.find(b, pos + b.size())) {
     const bool after_boundary = pos >= b.size() && word.compare(pos - b.size(), b.size(), b) == 0;
     if (after_boundary) continue;  // runs of "▁▁" stay together
     tokenize_chunk(word.substr(start, pos - start), out);

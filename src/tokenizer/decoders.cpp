@@ -51,7 +51,8 @@ std::string utf8_lossy(const std::string& bytes) {
 
 class SequenceDecoder : public Decoder {
  public:
-  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> parts) : parts_(std::move(parts)) {}
+  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> parts)
+      : parts_(std::move(parts)) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (const auto& p : parts_) p->decode_chain(tokens);
   }
@@ -69,8 +70,10 @@ class ByteLevelDecoder : public Decoder {
       bool all_mapped = true;
       for (size_t i = 0; i < t.size() && all_mapped;) {
         const int b = unicode_to_byte(next_code_point(t, i));
-        if (b < 0) all_mapped = false;
-        else bytes.push_back(static_cast<char>(b));
+        if (b < 0)
+          all_mapped = false;
+        else
+          bytes.push_back(static_cast<char>(b));
       }
       if (!all_mapped) bytes.resize(mark), bytes.append(t);  // HF keeps such a token's own bytes
     }
@@ -80,7 +83,8 @@ class ByteLevelDecoder : public Decoder {
 
 class MetaspaceDecoder : public Decoder {
  public:
-  MetaspaceDecoder(std::string replacement, bool strip_first) : replacement_(std::move(replacement)), strip_first_(strip_first) {}
+  MetaspaceDecoder(std::string replacement, bool strip_first)
+      : replacement_(std::move(replacement)), strip_first_(strip_first) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
       std::string out;
@@ -104,7 +108,8 @@ class MetaspaceDecoder : public Decoder {
 
 class ReplaceDecoder : public Decoder {
  public:
-  ReplaceDecoder(Pattern pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
+  ReplaceDecoder(Pattern pattern, std::string content)
+      : pattern_(std::move(pattern)), content_(std::move(content)) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (std::string& t : tokens) t = pattern_.replace_all(t, content_);
   }
@@ -161,7 +166,8 @@ class FuseDecoder : public Decoder {
 
 class StripDecoder : public Decoder {
  public:
-  StripDecoder(char32_t content, size_t start, size_t stop) : content_(content), start_(start), stop_(stop) {}
+  StripDecoder(char32_t content, size_t start, size_t stop)
+      : content_(content), start_(start), stop_(stop) {}
   void decode_chain(std::vector<std::string>& tokens) const override {
     for (std::string& t : tokens) {
       size_t begin = 0, end = t.size();
@@ -210,7 +216,8 @@ std::unique_ptr<Decoder> make_decoder(const nlohmann::json& j, const std::string
   if (type == "Metaspace") return make_metaspace_decoder(j, where);
   if (type == "Replace") {
     LACO_INPUT_CHECK(j.contains("pattern"), "{}: Replace needs a \"pattern\"", where);
-    return std::make_unique<ReplaceDecoder>(Pattern::from_json(j["pattern"], where + ".pattern"), get_string(j, "content", where));
+    return std::make_unique<ReplaceDecoder>(Pattern::from_json(j["pattern"], where + ".pattern"),
+                                            get_string(j, "content", where));
   }
   if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
   if (type == "Fuse") return std::make_unique<FuseDecoder>();
@@ -220,11 +227,15 @@ std::unique_ptr<Decoder> make_decoder(const nlohmann::json& j, const std::string
     LACO_INPUT_CHECK(!content.empty() && (next_code_point(content, i), i == content.size()),
                      "{}.content must be exactly one character, got '{}'", where, content);
     i = 0;
-    const int64_t start = json_fields::get_int(j, "start", 0, where), stop = json_fields::get_int(j, "stop", 0, where);
-    LACO_INPUT_CHECK(start >= 0 && stop >= 0, "{}: start/stop must be non-negative, got {}/{}", where, start, stop);
-    return std::make_unique<StripDecoder>(next_code_point(content, i), static_cast<size_t>(start), static_cast<size_t>(stop));
+    const int64_t start = json_fields::get_int(j, "start", 0, where),
+                  stop = json_fields::get_int(j, "stop", 0, where);
+    LACO_INPUT_CHECK(start >= 0 && stop >= 0, "{}: start/stop must be non-negative, got {}/{}",
+                     where, start, stop);
+    return std::make_unique<StripDecoder>(next_code_point(content, i), static_cast<size_t>(start),
+                                          static_cast<size_t>(stop));
   }
-  json_fields::unsupported("decoder", type, where, "Sequence, ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip");
+  json_fields::unsupported("decoder", type, where,
+                           "Sequence, ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip");
 }
 
 }  // namespace laco::tokenizer

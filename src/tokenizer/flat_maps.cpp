@@ -46,7 +46,8 @@ int32_t StringIdMap::find(std::string_view key) const {
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     const Slot& s = slots_[i];
     if (s.value < 0) return -1;
-    if (s.hash == h && s.length == key.size() && std::string_view(arena_).substr(s.offset, s.length) == key) {
+    if (s.hash == h && s.length == key.size() &&
+        std::string_view(arena_).substr(s.offset, s.length) == key) {
       return s.value;
     }
   }

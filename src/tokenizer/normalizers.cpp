@@ -18,7 +18,8 @@ using json_fields::get_string;
 
 class SequenceNormalizer : public Normalizer {
  public:
-  explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> parts) : parts_(std::move(parts)) {}
+  explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> parts)
+      : parts_(std::move(parts)) {}
   void normalize(std::string& text) const override {
     for (const auto& p : parts_) p->normalize(text);
   }
@@ -46,7 +47,8 @@ class AffixNormalizer : public Normalizer {
 
 class ReplaceNormalizer : public Normalizer {
  public:
-  ReplaceNormalizer(Pattern pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
+  ReplaceNormalizer(Pattern pattern, std::string content)
+      : pattern_(std::move(pattern)), content_(std::move(content)) {}
   void normalize(std::string& text) const override { text = pattern_.replace_all(text, content_); }
 
  private:
@@ -104,8 +106,10 @@ std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& j, const std::
     }
     return std::make_unique<SequenceNormalizer>(std::move(parts));
   }
-  if (type == "Prepend") return std::make_unique<AffixNormalizer>(get_string(j, "prepend", where), true);
-  if (type == "Append") return std::make_unique<AffixNormalizer>(get_string(j, "append", where), false);
+  if (type == "Prepend")
+    return std::make_unique<AffixNormalizer>(get_string(j, "prepend", where), true);
+  if (type == "Append")
+    return std::make_unique<AffixNormalizer>(get_string(j, "append", where), false);
   if (type == "Replace") {
     LACO_INPUT_CHECK(j.contains("pattern"), "{}: Replace needs a \"pattern\"", where);
     return std::make_unique<ReplaceNormalizer>(Pattern::from_json(j["pattern"], where + ".pattern"),
@@ -116,11 +120,13 @@ std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& j, const std::
   if (type == "NFKC") return std::make_unique<UnicodeNormalizer>(NormalForm::kNfkc);
   if (type == "NFKD") return std::make_unique<UnicodeNormalizer>(NormalForm::kNfkd);
   if (type == "Strip") {
-    return std::make_unique<StripNormalizer>(get_bool(j, "strip_left", true, where), get_bool(j, "strip_right", true, where));
+    return std::make_unique<StripNormalizer>(get_bool(j, "strip_left", true, where),
+                                             get_bool(j, "strip_right", true, where));
   }
   if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
-  json_fields::unsupported("normalizer", type, where,
-                           "Sequence, Prepend, Append, Replace, NFC, NFD, NFKC, NFKD, Strip, Lowercase");
+  json_fields::unsupported(
+      "normalizer", type, where,
+      "Sequence, Prepend, Append, Replace, NFC, NFD, NFKC, NFKD, Strip, Lowercase");
 }
 
 }  // namespace laco::tokenizer

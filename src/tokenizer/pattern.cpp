@@ -19,7 +19,8 @@ struct Regex::Impl {
   std::string pattern;
 };
 
-Regex::Regex(const std::string& pattern, const std::string& where) : impl_(std::make_unique<Impl>()) {
+Regex::Regex(const std::string& pattern, const std::string& where)
+    : impl_(std::make_unique<Impl>()) {
   int error = 0;
   PCRE2_SIZE error_offset = 0;
   impl_->pattern = pattern;
@@ -46,7 +47,8 @@ void Regex::find_all(std::string_view text, std::vector<Span>& out) const {
   size_t offset = 0;
   uint32_t jit_flag = 0;
   while (offset <= text.size()) {
-    int rc = pcre2_match(impl_->code, subject, text.size(), offset, PCRE2_NO_UTF_CHECK | jit_flag, md, nullptr);
+    int rc = pcre2_match(impl_->code, subject, text.size(), offset, PCRE2_NO_UTF_CHECK | jit_flag,
+                         md, nullptr);
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT && jit_flag == 0) {
       jit_flag = PCRE2_NO_JIT;  // very long runs exhaust the JIT stack; the interpreter copes
       continue;
@@ -56,8 +58,8 @@ void Regex::find_all(std::string_view text, std::vector<Span>& out) const {
       pcre2_match_data_free(md);
       PCRE2_UCHAR message[256];
       pcre2_get_error_message(rc, message, sizeof(message));
-      throw InputError(fmt::format("regex '{}' failed on a {}-byte input: {}", impl_->pattern, text.size(),
-                                   reinterpret_cast<const char*>(message)));
+      throw InputError(fmt::format("regex '{}' failed on a {}-byte input: {}", impl_->pattern,
+                                   text.size(), reinterpret_cast<const char*>(message)));
     }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     size_t begin = ov[0], end = ov[1];
@@ -73,15 +75,17 @@ void Regex::find_all(std::string_view text, std::vector<Span>& out) const {
 }
 
 Pattern Pattern::from_json(const nlohmann::json& j, const std::string& where) {
-  LACO_INPUT_CHECK(j.is_object() && j.size() == 1, "{}: pattern must be {{\"String\": ...}} or {{\"Regex\": ...}}, got {}",
-                   where, j.dump());
+  LACO_INPUT_CHECK(j.is_object() && j.size() == 1,
+                   "{}: pattern must be {{\"String\": ...}} or {{\"Regex\": ...}}, got {}", where,
+                   j.dump());
   Pattern p;
   if (j.contains("String") && j["String"].is_string()) {
     p.literal_ = j["String"].get<std::string>();
   } else if (j.contains("Regex") && j["Regex"].is_string()) {
     p.regex_ = std::make_shared<const Regex>(j["Regex"].get<std::string>(), where);
   } else {
-    throw InputError(fmt::format("{}: pattern must be {{\"String\": ...}} or {{\"Regex\": ...}}, got {}", where, j.dump()));
+    throw InputError(fmt::format(
+        "{}: pattern must be {{\"String\": ...}} or {{\"Regex\": ...}}, got {}", where, j.dump()));
   }
   return p;
 }
@@ -104,7 +108,8 @@ std::vector<Span> Pattern::find_matches(std::string_view text) const {
   if (regex_) {
     regex_->find_all(text, matches);
   } else if (!literal_.empty()) {
-    for (size_t pos = text.find(literal_); pos != std::string_view::npos; pos = text.find(literal_, pos + literal_.size())) {
+    for (size_t pos = text.find(literal_); pos != std::string_view::npos;
+         pos = text.find(literal_, pos + literal_.size())) {
       matches.push_back({pos, pos + literal_.size(), true});
     }
   }
@@ -139,8 +144,10 @@ SplitBehavior parse_split_behavior(const std::string& name, const std::string& w
   if (name == "MergedWithPrevious") return SplitBehavior::kMergedWithPrevious;
   if (name == "MergedWithNext") return SplitBehavior::kMergedWithNext;
   if (name == "Contiguous") return SplitBehavior::kContiguous;
-  throw InputError(fmt::format("{}: unknown split behavior '{}' (expected Removed, Isolated, "
-                               "MergedWithPrevious, MergedWithNext or Contiguous)", where, name));
+  throw InputError(
+      fmt::format("{}: unknown split behavior '{}' (expected Removed, Isolated, "
+                  "MergedWithPrevious, MergedWithNext or Contiguous)",
+                  where, name));
 }
 
 std::vector<Span> split_spans(std::vector<Span> spans, SplitBehavior behavior) {

@@ -19,8 +19,9 @@ struct TemplateItem {
 // "$A", "$B:1", "$0" -> sequence; "[CLS]" or "[CLS]:0" -> special token.
 TemplateItem parse_template_string(const std::string& s) {
   std::string base = s;
-  if (size_t colon = s.rfind(':'); colon != std::string::npos && colon > 0 &&
-                                   s.find_first_not_of("0123456789", colon + 1) == std::string::npos) {
+  if (size_t colon = s.rfind(':');
+      colon != std::string::npos && colon > 0 &&
+      s.find_first_not_of("0123456789", colon + 1) == std::string::npos) {
     base = s.substr(0, colon);
   }
   if (!base.empty() && base[0] == '$') {
@@ -34,23 +35,29 @@ TemplateItem parse_template_string(const std::string& s) {
 
 TemplateItem parse_template_item(const nlohmann::json& item, const std::string& where) {
   if (item.is_string()) return parse_template_string(item.get<std::string>());
-  LACO_INPUT_CHECK(item.is_object() && item.size() == 1,
-                   "{}: template piece must be {{\"SpecialToken\": ...}} or {{\"Sequence\": ...}}, got {}", where, item.dump());
-  if (item.contains("Sequence")) return {true, json_fields::get_string(item["Sequence"], "id", where + ".Sequence")};
-  LACO_INPUT_CHECK(item.contains("SpecialToken"), "{}: template piece must be SpecialToken or Sequence, got {}", where,
+  LACO_INPUT_CHECK(
+      item.is_object() && item.size() == 1,
+      "{}: template piece must be {{\"SpecialToken\": ...}} or {{\"Sequence\": ...}}, got {}",
+      where, item.dump());
+  if (item.contains("Sequence"))
+    return {true, json_fields::get_string(item["Sequence"], "id", where + ".Sequence")};
+  LACO_INPUT_CHECK(item.contains("SpecialToken"),
+                   "{}: template piece must be SpecialToken or Sequence, got {}", where,
                    item.dump());
   return {false, json_fields::get_string(item["SpecialToken"], "id", where + ".SpecialToken")};
 }
 
 SpecialFrame template_frame(const nlohmann::json& j, const std::string& where) {
-  LACO_INPUT_CHECK(j.contains("single"), "{}: TemplateProcessing needs a \"single\" template", where);
+  LACO_INPUT_CHECK(j.contains("single"), "{}: TemplateProcessing needs a \"single\" template",
+                   where);
   std::vector<TemplateItem> items;
   if (j["single"].is_string()) {
     std::istringstream words(j["single"].get<std::string>());
     for (std::string w; words >> w;) items.push_back(parse_template_string(w));
   } else {
     const auto& single = json_fields::get_array(j, "single", where);
-    for (size_t i = 0; i < single.size(); ++i) items.push_back(parse_template_item(single[i], fmt::format("{}.single[{}]", where, i)));
+    for (size_t i = 0; i < single.size(); ++i)
+      items.push_back(parse_template_item(single[i], fmt::format("{}.single[{}]", where, i)));
   }
   const nlohmann::json empty = nlohmann::json::object();
   const nlohmann::json& specials = j.contains("special_tokens") ? j["special_tokens"] : empty;
@@ -58,18 +65,23 @@ SpecialFrame template_frame(const nlohmann::json& j, const std::string& where) {
   bool seen_sequence = false;
   for (const TemplateItem& item : items) {
     if (item.is_sequence) {
-      LACO_INPUT_CHECK(item.name == "A" && !seen_sequence, "{}.single: a single-sequence template holds $A once, found ${}",
-                       where, item.name);
+      LACO_INPUT_CHECK(item.name == "A" && !seen_sequence,
+                       "{}.single: a single-sequence template holds $A once, found ${}", where,
+                       item.name);
       seen_sequence = true;
       continue;
     }
-    LACO_INPUT_CHECK(specials.contains(item.name), "{}.single uses special token '{}' missing from special_tokens", where,
+    LACO_INPUT_CHECK(specials.contains(item.name),
+                     "{}.single uses special token '{}' missing from special_tokens", where,
                      item.name);
-    const auto& ids = json_fields::get_array(specials[item.name], "ids", where + ".special_tokens." + item.name);
+    const auto& ids =
+        json_fields::get_array(specials[item.name], "ids", where + ".special_tokens." + item.name);
     for (const auto& id : ids) {
-      LACO_INPUT_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0, "{}.special_tokens.{}.ids holds {}, expected ids",
-                       where, item.name, id.dump());
-      (seen_sequence ? frame.suffix : frame.prefix).push_back(static_cast<int32_t>(id.get<int64_t>()));
+      LACO_INPUT_CHECK(id.is_number_integer() && id.get<int64_t>() >= 0,
+                       "{}.special_tokens.{}.ids holds {}, expected ids", where, item.name,
+                       id.dump());
+      (seen_sequence ? frame.suffix : frame.prefix)
+          .push_back(static_cast<int32_t>(id.get<int64_t>()));
     }
   }
   LACO_INPUT_CHECK(seen_sequence, "{}.single has no $A sequence", where);
@@ -77,8 +89,9 @@ SpecialFrame template_frame(const nlohmann::json& j, const std::string& where) {
 }
 
 int32_t pair_id(const nlohmann::json& j, const char* key, const std::string& where) {
-  LACO_INPUT_CHECK(j.contains(key) && j[key].is_array() && j[key].size() == 2 && j[key][1].is_number_integer(),
-                   "{}.{} must be [token, id], got {}", where, key, j.contains(key) ? j[key].dump() : "nothing");
+  LACO_INPUT_CHECK(
+      j.contains(key) && j[key].is_array() && j[key].size() == 2 && j[key][1].is_number_integer(),
+      "{}.{} must be [token, id], got {}", where, key, j.contains(key) ? j[key].dump() : "nothing");
   return static_cast<int32_t>(j[key][1].get<int64_t>());
 }
 
@@ -103,7 +116,9 @@ SpecialFrame make_post_processor(const nlohmann::json& j, const std::string& whe
     }
     return frame;
   }
-  json_fields::unsupported("post_processor", type, where, "TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence");
+  json_fields::unsupported(
+      "post_processor", type, where,
+      "TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence");
 }
 
 }  // namespace laco::tokenizer

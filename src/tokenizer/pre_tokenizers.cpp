@@ -25,7 +25,8 @@ constexpr const char* kGpt2Regex =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 // Splits every piece with `spans_of` + `behavior`; the first sub-piece inherits at_start.
-void split_pieces(std::vector<Piece>& pieces, const std::function<std::vector<Span>(std::string_view)>& spans_of,
+void split_pieces(std::vector<Piece>& pieces,
+                  const std::function<std::vector<Span>(std::string_view)>& spans_of,
                   SplitBehavior behavior) {
   std::vector<Piece> out;
   out.reserve(pieces.size() * 2);
@@ -61,7 +62,8 @@ std::vector<Span> inverted(std::vector<Span> spans) {
 
 class SequencePreTokenizer : public PreTokenizer {
  public:
-  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts) : parts_(std::move(parts)) {}
+  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts)
+      : parts_(std::move(parts)) {}
   void pre_tokenize(std::vector<Piece>& pieces) const override {
     for (const auto& p : parts_) p->pre_tokenize(pieces);
   }
@@ -83,7 +85,9 @@ class ByteLevelPreTokenizer : public PreTokenizer {
       }
     }
     if (regex_) {
-      split_pieces(pieces, [this](std::string_view t) { return regex_->find_matches(t); }, SplitBehavior::kIsolated);
+      split_pieces(
+          pieces, [this](std::string_view t) { return regex_->find_matches(t); },
+          SplitBehavior::kIsolated);
     }
     const auto& alphabet = byte_to_unicode();
     std::string mapped;
@@ -106,7 +110,9 @@ class SplitPreTokenizer : public PreTokenizer {
   void pre_tokenize(std::vector<Piece>& pieces) const override {
     split_pieces(
         pieces,
-        [this](std::string_view t) { return invert_ ? inverted(pattern_.find_matches(t)) : pattern_.find_matches(t); },
+        [this](std::string_view t) {
+          return invert_ ? inverted(pattern_.find_matches(t)) : pattern_.find_matches(t);
+        },
         behavior_);
   }
 
@@ -130,14 +136,17 @@ class MetaspacePreTokenizer : public PreTokenizer {
     for (Piece& p : pieces) {
       p.text = space.replace_all(p.text, replacement_);
       const bool starts = p.text.compare(0, replacement_.size(), replacement_) == 0;
-      if (!starts && (scheme_ == PrependScheme::kAlways || (scheme_ == PrependScheme::kFirst && p.at_start))) {
+      if (!starts &&
+          (scheme_ == PrependScheme::kAlways || (scheme_ == PrependScheme::kFirst && p.at_start))) {
         p.text.insert(0, replacement_);
       }
     }
     if (split_) {
       const char32_t r = replacement_cp_;
-      split_pieces(pieces, [r](std::string_view t) { return char_spans(t, [r](char32_t c) { return c == r; }); },
-                   SplitBehavior::kMergedWithNext);
+      split_pieces(
+          pieces,
+          [r](std::string_view t) { return char_spans(t, [r](char32_t c) { return c == r; }); },
+          SplitBehavior::kMergedWithNext);
     }
   }
 
@@ -154,7 +163,8 @@ class CharClassPreTokenizer : public PreTokenizer {
   CharClassPreTokenizer(std::function<bool(char32_t)> pred, SplitBehavior behavior)
       : pred_(std::move(pred)), behavior_(behavior) {}
   void pre_tokenize(std::vector<Piece>& pieces) const override {
-    split_pieces(pieces, [this](std::string_view t) { return char_spans(t, pred_); }, behavior_);
+    split_pieces(
+        pieces, [this](std::string_view t) { return char_spans(t, pred_); }, behavior_);
   }
 
  private:
@@ -168,23 +178,28 @@ PrependScheme metaspace_scheme(const nlohmann::json& j, const std::string& where
     if (s == "always") return PrependScheme::kAlways;
     if (s == "never") return PrependScheme::kNever;
     if (s == "first") return PrependScheme::kFirst;
-    throw InputError(fmt::format("{}.prepend_scheme is '{}', expected always, never or first", where, s));
+    throw InputError(
+        fmt::format("{}.prepend_scheme is '{}', expected always, never or first", where, s));
   }
   // Files written before prepend_scheme existed carry add_prefix_space instead.
-  return get_bool(j, "add_prefix_space", true, where) ? PrependScheme::kAlways : PrependScheme::kNever;
+  return get_bool(j, "add_prefix_space", true, where) ? PrependScheme::kAlways
+                                                      : PrependScheme::kNever;
 }
 
 std::unique_ptr<PreTokenizer> make_metaspace(const nlohmann::json& j, const std::string& where) {
   const std::string replacement = get_string(j, "replacement", where);
   size_t i = 0;
-  LACO_INPUT_CHECK(!replacement.empty() && (next_code_point(replacement, i), i == replacement.size()),
-                   "{}.replacement must be exactly one character, got '{}'", where, replacement);
-  return std::make_unique<MetaspacePreTokenizer>(replacement, metaspace_scheme(j, where), get_bool(j, "split", true, where));
+  LACO_INPUT_CHECK(
+      !replacement.empty() && (next_code_point(replacement, i), i == replacement.size()),
+      "{}.replacement must be exactly one character, got '{}'", where, replacement);
+  return std::make_unique<MetaspacePreTokenizer>(replacement, metaspace_scheme(j, where),
+                                                 get_bool(j, "split", true, where));
 }
 
 }  // namespace
 
-std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j, const std::string& where) {
+std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j,
+                                                 const std::string& where) {
   if (j.is_null()) return nullptr;
   const std::string type = json_fields::type_of(j, where);
   if (type == "Sequence") {
@@ -202,28 +217,36 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j, const 
   }
   if (type == "Split") {
     LACO_INPUT_CHECK(j.contains("pattern"), "{}: Split needs a \"pattern\"", where);
-    return std::make_unique<SplitPreTokenizer>(Pattern::from_json(j["pattern"], where + ".pattern"),
-                                               parse_split_behavior(get_string(j, "behavior", where), where + ".behavior"),
-                                               get_bool(j, "invert", false, where));
+    return std::make_unique<SplitPreTokenizer>(
+        Pattern::from_json(j["pattern"], where + ".pattern"),
+        parse_split_behavior(get_string(j, "behavior", where), where + ".behavior"),
+        get_bool(j, "invert", false, where));
   }
   if (type == "Metaspace") return make_metaspace(j, where);
   if (type == "Digits") {
     return std::make_unique<CharClassPreTokenizer>(
-        is_numeric, get_bool(j, "individual_digits", false, where) ? SplitBehavior::kIsolated : SplitBehavior::kContiguous);
+        is_numeric, get_bool(j, "individual_digits", false, where) ? SplitBehavior::kIsolated
+                                                                   : SplitBehavior::kContiguous);
   }
-  if (type == "WhitespaceSplit") return std::make_unique<CharClassPreTokenizer>(is_whitespace, SplitBehavior::kRemoved);
+  if (type == "WhitespaceSplit")
+    return std::make_unique<CharClassPreTokenizer>(is_whitespace, SplitBehavior::kRemoved);
   if (type == "Punctuation") {
     SplitBehavior behavior = SplitBehavior::kIsolated;
-    if (j.contains("behavior")) behavior = parse_split_behavior(get_string(j, "behavior", where), where + ".behavior");
-    auto is_punct = [](char32_t c) { return (c < 0x80 && std::ispunct(static_cast<int>(c))) || u_ispunct(static_cast<UChar32>(c)); };
+    if (j.contains("behavior"))
+      behavior = parse_split_behavior(get_string(j, "behavior", where), where + ".behavior");
+    auto is_punct = [](char32_t c) {
+      return (c < 0x80 && std::ispunct(static_cast<int>(c))) || u_ispunct(static_cast<UChar32>(c));
+    };
     return std::make_unique<CharClassPreTokenizer>(is_punct, behavior);
   }
   if (type == "Whitespace") {
     // HF: split on the regex \w+|[^\w\s]+ inverted and removed, i.e. keep its matches.
-    return std::make_unique<SplitPreTokenizer>(Pattern::regex(R"(\w+|[^\w\s]+)", where), SplitBehavior::kRemoved, true);
+    return std::make_unique<SplitPreTokenizer>(Pattern::regex(R"(\w+|[^\w\s]+)", where),
+                                               SplitBehavior::kRemoved, true);
   }
-  json_fields::unsupported("pre_tokenizer", type, where,
-                           "Sequence, ByteLevel, Split, Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation");
+  json_fields::unsupported(
+      "pre_tokenizer", type, where,
+      "Sequence, ByteLevel, Split, Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation");
 }
 
 }  // namespace laco::tokenizer

@@ -68,18 +68,24 @@ nlohmann::json parse_json_file(const std::string& path) {
 
 std::string component_type(const nlohmann::json& j, const char* key) {
   if (!j.contains(key) || j[key].is_null()) return "none";
-  return j[key].is_object() && j[key].contains("type") && j[key]["type"].is_string() ? j[key]["type"].get<std::string>() : "?";
+  return j[key].is_object() && j[key].contains("type") && j[key]["type"].is_string()
+             ? j[key]["type"].get<std::string>()
+             : "?";
 }
 
 std::unique_ptr<BpeModel> load_model(const nlohmann::json& root, const std::string& file) {
   const std::string where = file + ": model";
-  LACO_INPUT_CHECK(root.contains("model") && root["model"].is_object(), "{}: missing object \"model\"", file);
+  LACO_INPUT_CHECK(root.contains("model") && root["model"].is_object(),
+                   "{}: missing object \"model\"", file);
   const nlohmann::json& model = root["model"];
   // Files written by old HF versions omit the model type; a BPE model is told by its merges.
-  const std::string type = model.contains("type") ? json_fields::type_of(model, where) : (model.contains("merges") ? "BPE" : "?");
+  const std::string type = model.contains("type") ? json_fields::type_of(model, where)
+                                                  : (model.contains("merges") ? "BPE" : "?");
   if (type != "BPE") {
-    throw InputError(fmt::format("{}: model type '{}' is not supported (laco implements BPE only; WordPiece, "
-                                 "Unigram and WordLevel tokenizers cannot be loaded)", where, type));
+    throw InputError(
+        fmt::format("{}: model type '{}' is not supported (laco implements BPE only; WordPiece, "
+                    "Unigram and WordLevel tokenizers cannot be loaded)",
+                    where, type));
   }
   return BpeModel::from_json(model, where);
 }
@@ -95,7 +101,8 @@ std::vector<AddedToken> load_added_tokens(const nlohmann::json& root, const std:
     AddedToken a;
     a.content = json_fields::get_string(t, "content", where);
     const int64_t id = json_fields::get_int(t, "id", -1, where);
-    LACO_INPUT_CHECK(id >= 0 && id < (int64_t{1} << 31), "{}: needs a non-negative 32-bit \"id\"", where);
+    LACO_INPUT_CHECK(id >= 0 && id < (int64_t{1} << 31), "{}: needs a non-negative 32-bit \"id\"",
+                     where);
     a.id = static_cast<int32_t>(id);
     a.single_word = json_fields::get_bool(t, "single_word", false, where);
     a.lstrip = json_fields::get_bool(t, "lstrip", false, where);
@@ -108,7 +115,8 @@ std::vector<AddedToken> load_added_tokens(const nlohmann::json& root, const std:
 }
 
 // bos_token / eos_token of tokenizer_config.json: a string, {"content": ...} or null.
-std::optional<std::string> config_token(const nlohmann::json& config, const char* key, const std::string& file) {
+std::optional<std::string> config_token(const nlohmann::json& config, const char* key,
+                                        const std::string& file) {
   if (!config.contains(key) || config[key].is_null()) return std::nullopt;
   const auto& v = config[key];
   if (v.is_string()) return v.get<std::string>();
@@ -125,7 +133,8 @@ Tokenizer Tokenizer::load(const std::string& dir_or_file) {
   std::error_code ec;
   if (fs::is_directory(file, ec)) {
     file /= "tokenizer.json";
-    LACO_INPUT_CHECK(fs::exists(file, ec), "tokenizer: directory '{}' has no tokenizer.json", dir_or_file);
+    LACO_INPUT_CHECK(fs::exists(file, ec), "tokenizer: directory '{}' has no tokenizer.json",
+                     dir_or_file);
   } else {
     LACO_INPUT_CHECK(fs::exists(file, ec), "tokenizer: '{}' does not exist", dir_or_file);
   }
@@ -135,11 +144,14 @@ Tokenizer Tokenizer::load(const std::string& dir_or_file) {
   LACO_INPUT_CHECK(root.is_object(), "{}: expected a JSON object at the top level", impl->path);
   impl->model = load_model(root, impl->path);
   const nlohmann::json null_json;
-  auto field = [&](const char* key) -> const nlohmann::json& { return root.contains(key) ? root[key] : null_json; };
+  auto field = [&](const char* key) -> const nlohmann::json& {
+    return root.contains(key) ? root[key] : null_json;
+  };
   impl->normalizer = make_normalizer(field("normalizer"), impl->path + ": normalizer");
   impl->pre_tokenizer = make_pre_tokenizer(field("pre_tokenizer"), impl->path + ": pre_tokenizer");
   impl->decoder = make_decoder(field("decoder"), impl->path + ": decoder");
-  SpecialFrame frame = make_post_processor(field("post_processor"), impl->path + ": post_processor");
+  SpecialFrame frame =
+      make_post_processor(field("post_processor"), impl->path + ": post_processor");
   impl->prefix.assign(frame.prefix.begin(), frame.prefix.end());
   impl->suffix.assign(frame.suffix.begin(), frame.suffix.end());
   impl->added.build(load_added_tokens(root, impl->path), impl->normalizer.get());
@@ -147,14 +159,20 @@ Tokenizer Tokenizer::load(const std::string& dir_or_file) {
   int64_t max_id = impl->model->max_id();
   for (const AddedToken& t : impl->added.tokens()) max_id = std::max<int64_t>(max_id, t.id);
   impl->vocab_size = max_id + 1;
-  for (int64_t id : impl->prefix) LACO_INPUT_CHECK(id < impl->vocab_size, "{}: post_processor adds id {} outside the vocabulary", impl->path, id);
-  for (int64_t id : impl->suffix) LACO_INPUT_CHECK(id < impl->vocab_size, "{}: post_processor adds id {} outside the vocabulary", impl->path, id);
+  for (int64_t id : impl->prefix)
+    LACO_INPUT_CHECK(id < impl->vocab_size, "{}: post_processor adds id {} outside the vocabulary",
+                     impl->path, id);
+  for (int64_t id : impl->suffix)
+    LACO_INPUT_CHECK(id < impl->vocab_size, "{}: post_processor adds id {} outside the vocabulary",
+                     impl->path, id);
   if (!impl->prefix.empty()) impl->bos = impl->prefix.front();
   if (!impl->suffix.empty()) impl->eos = impl->suffix.back();
   impl->description = fmt::format(
-      "BPE ({} tokens, {} merges), {} added tokens, normalizer {}, pre_tokenizer {}, post_processor {}, decoder {}",
-      impl->model->vocab_size(), impl->model->merge_count(), impl->added.tokens().size(), component_type(root, "normalizer"),
-      component_type(root, "pre_tokenizer"), component_type(root, "post_processor"), component_type(root, "decoder"));
+      "BPE ({} tokens, {} merges), {} added tokens, normalizer {}, pre_tokenizer {}, "
+      "post_processor {}, decoder {}",
+      impl->model->vocab_size(), impl->model->merge_count(), impl->added.tokens().size(),
+      component_type(root, "normalizer"), component_type(root, "pre_tokenizer"),
+      component_type(root, "post_processor"), component_type(root, "decoder"));
 
   impl->apply_config(file.parent_path() / "tokenizer_config.json");
   return Tokenizer(impl);
@@ -189,7 +207,8 @@ void Tokenizer::Impl::apply_config(const fs::path& config_path) {
   if (add_eos) suffix.push_back(*eos);
 }
 
-void Tokenizer::Impl::encode_plain(std::string_view raw, bool at_start, std::vector<int32_t>& ids) const {
+void Tokenizer::Impl::encode_plain(std::string_view raw, bool at_start,
+                                   std::vector<int32_t>& ids) const {
   std::string text(raw);
   if (normalizer) normalizer->normalize(text);
   if (text.empty()) return;
@@ -208,7 +227,8 @@ void Tokenizer::Impl::encode_plain(std::string_view raw, bool at_start, std::vec
   }
 }
 
-void Tokenizer::Impl::encode_into(std::string_view text, bool add_special_tokens, std::vector<int32_t>& ids) const {
+void Tokenizer::Impl::encode_into(std::string_view text, bool add_special_tokens,
+                                  std::vector<int32_t>& ids) const {
   check_utf8(text, "input text");
   if (add_special_tokens) ids.insert(ids.end(), prefix.begin(), prefix.end());
   std::vector<Segment> segments;
@@ -230,7 +250,8 @@ std::vector<int64_t> Tokenizer::encode(std::string_view text, bool add_special_t
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
-std::vector<std::vector<int64_t>> Tokenizer::encode_batch(const std::vector<std::string>& texts, bool add_special_tokens,
+std::vector<std::vector<int64_t>> Tokenizer::encode_batch(const std::vector<std::string>& texts,
+                                                          bool add_special_tokens,
                                                           int threads) const {
   std::vector<std::vector<int64_t>> out(texts.size());
   std::vector<std::exception_ptr> errors(texts.size());
@@ -244,7 +265,8 @@ std::vector<std::vector<int64_t>> Tokenizer::encode_batch(const std::vector<std:
       }
     }
   };
-  size_t n = threads > 0 ? static_cast<size_t>(threads) : std::max(1u, std::thread::hardware_concurrency());
+  size_t n = threads > 0 ? static_cast<size_t>(threads)
+                         : std::max(1u, std::thread::hardware_concurrency());
   n = std::min(n, texts.size());
   std::vector<std::thread> pool;
   for (size_t t = 1; t < n; ++t) pool.emplace_back(work);
@@ -265,15 +287,17 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids, bool skip_special
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
   for (int64_t id : ids) {
-    LACO_INPUT_CHECK(id >= 0 && id < impl_->vocab_size, "decode: id {} is outside the vocabulary of {} (0..{})", id,
-                     impl_->path, impl_->vocab_size - 1);
+    LACO_INPUT_CHECK(id >= 0 && id < impl_->vocab_size,
+                     "decode: id {} is outside the vocabulary of {} (0..{})", id, impl_->path,
+                     impl_->vocab_size - 1);
     const auto id32 = static_cast<int32_t>(id);
     if (const AddedToken* a = impl_->added.by_id(id32)) {
       if (!(skip_special_tokens && a->special)) tokens.push_back(a->content);
     } else if (const std::string* t = impl_->model->id_to_token(id32)) {
       tokens.push_back(*t);
     } else {
-      throw InputError(fmt::format("decode: id {} is not assigned to any token in {}", id, impl_->path));
+      throw InputError(
+          fmt::format("decode: id {} is not assigned to any token in {}", id, impl_->path));
     }
   }
   if (!impl_->decoder) {
@@ -305,12 +329,26 @@ bool Tokenizer::is_special(int64_t id) const {
   return a != nullptr && a->special;
 }
 
-std::optional<int64_t> Tokenizer::bos() const { return impl_->bos; }
-std::optional<int64_t> Tokenizer::eos() const { return impl_->eos; }
-const std::vector<int64_t>& Tokenizer::prefix_ids() const { return impl_->prefix; }
-const std::vector<int64_t>& Tokenizer::suffix_ids() const { return impl_->suffix; }
-int64_t Tokenizer::vocab_size() const { return impl_->vocab_size; }
-const std::string& Tokenizer::path() const { return impl_->path; }
-std::string Tokenizer::describe() const { return impl_->description; }
+std::optional<int64_t> Tokenizer::bos() const {
+  return impl_->bos;
+}
+std::optional<int64_t> Tokenizer::eos() const {
+  return impl_->eos;
+}
+const std::vector<int64_t>& Tokenizer::prefix_ids() const {
+  return impl_->prefix;
+}
+const std::vector<int64_t>& Tokenizer::suffix_ids() const {
+  return impl_->suffix;
+}
+int64_t Tokenizer::vocab_size() const {
+  return impl_->vocab_size;
+}
+const std::string& Tokenizer::path() const {
+  return impl_->path;
+}
+std::string Tokenizer::describe() const {
+  return impl_->description;
+}
 
 }  // namespace laco::tokenizer

@@ -47,8 +47,9 @@ size_t find_invalid_utf8(std::string_view s) {
 
 void check_utf8(std::string_view s, const std::string& what) {
   size_t bad = find_invalid_utf8(s);
-  LACO_INPUT_CHECK(bad == kValidUtf8, "{}: invalid UTF-8 at byte offset {} (byte 0x{:02X})", what,
-                   bad, bad == kValidUtf8 ? 0u : static_cast<unsigned>(static_cast<unsigned char>(s[bad])));
+  LACO_INPUT_CHECK(
+      bad == kValidUtf8, "{}: invalid UTF-8 at byte offset {} (byte 0x{:02X})", what, bad,
+      bad == kValidUtf8 ? 0u : static_cast<unsigned>(static_cast<unsigned char>(s[bad])));
 }
 
 char32_t next_code_point(std::string_view s, size_t& i) {
@@ -140,12 +141,21 @@ const icu::Normalizer2& normalizer_for(NormalForm form) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* n = nullptr;
   switch (form) {
-    case NormalForm::kNfc: n = icu::Normalizer2::getNFCInstance(status); break;
-    case NormalForm::kNfd: n = icu::Normalizer2::getNFDInstance(status); break;
-    case NormalForm::kNfkc: n = icu::Normalizer2::getNFKCInstance(status); break;
-    case NormalForm::kNfkd: n = icu::Normalizer2::getNFKDInstance(status); break;
+    case NormalForm::kNfc:
+      n = icu::Normalizer2::getNFCInstance(status);
+      break;
+    case NormalForm::kNfd:
+      n = icu::Normalizer2::getNFDInstance(status);
+      break;
+    case NormalForm::kNfkc:
+      n = icu::Normalizer2::getNFKCInstance(status);
+      break;
+    case NormalForm::kNfkd:
+      n = icu::Normalizer2::getNFKDInstance(status);
+      break;
   }
-  LACO_CHECK(U_SUCCESS(status) && n != nullptr, "ICU normalizer unavailable: {}", u_errorName(status));
+  LACO_CHECK(U_SUCCESS(status) && n != nullptr, "ICU normalizer unavailable: {}",
+             u_errorName(status));
   return *n;
 }
 
@@ -154,7 +164,8 @@ const icu::Normalizer2& normalizer_for(NormalForm form) {
 std::string normalize_unicode(std::string_view s, NormalForm form) {
   if (is_ascii(s)) return std::string(s);  // ASCII is invariant under all four forms
   const icu::Normalizer2& norm = normalizer_for(form);
-  icu::UnicodeString in = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+  icu::UnicodeString in =
+      icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
   UErrorCode status = U_ZERO_ERROR;
   if (norm.isNormalized(in, status) && U_SUCCESS(status)) return std::string(s);
   status = U_ZERO_ERROR;
@@ -173,7 +184,8 @@ std::string lowercase_unicode(std::string_view s) {
     }
     return out;
   }
-  icu::UnicodeString u = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+  icu::UnicodeString u =
+      icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
   u.toLower(icu::Locale::getRoot());
   std::string result;
   u.toUTF8String(result);
@@ -188,7 +200,9 @@ struct ByteAlphabet {
 
   ByteAlphabet() : to_byte(0x200, -1) {
     // Printable bytes stand for themselves; the rest map to U+0100.. in byte order.
-    auto printable = [](int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE); };
+    auto printable = [](int b) {
+      return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+    };
     int n = 0;
     for (int b = 0; b < 256; ++b) {
       char32_t cp = printable(b) ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + n++);
@@ -205,7 +219,9 @@ const ByteAlphabet& byte_alphabet() {
 
 }  // namespace
 
-const std::array<std::string, 256>& byte_to_unicode() { return byte_alphabet().to_unicode; }
+const std::array<std::string, 256>& byte_to_unicode() {
+  return byte_alphabet().to_unicode;
+}
 
 int unicode_to_byte(char32_t cp) {
   const auto& t = byte_alphabet().to_byte;

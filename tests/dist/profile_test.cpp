@@ -36,8 +36,9 @@ struct H5Id {
   operator hid_t() const { return id; }
 };
 
-H5Id vlen_string() {
-  H5Id t(H5Tcopy(H5T_C_S1), H5Tclose);
+// A variable-length C string type (the caller closes it).
+hid_t vlen_string() {
+  hid_t t = H5Tcopy(H5T_C_S1);
   H5Tset_size(t, H5T_VARIABLE);
   return t;
 }
@@ -52,7 +53,7 @@ std::vector<std::string> string_attribute(hid_t obj, const char* name) {
   const hssize_t n = H5Sget_simple_extent_npoints(space);
   std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
   if (ptrs.empty()) return out;
-  H5Id type = vlen_string();
+  H5Id type(vlen_string(), H5Tclose);
   EXPECT_GE(H5Aread(attr, type, ptrs.data()), 0) << name;
   for (char* p : ptrs) out.emplace_back(p ? p : "");
   H5Dvlen_reclaim(type, space, H5P_DEFAULT, ptrs.data());
@@ -203,7 +204,7 @@ TEST_F(Profile, CandidateRowsNotDiscardedAreTheReportCandidates) {
 
 TEST_F(Profile, PhasesCoverBothRanks) {
   using R = PhaseRow;
-  H5Id str = vlen_string();
+  H5Id str(vlen_string(), H5Tclose);
   H5Id t(H5Tcreate(H5T_COMPOUND, sizeof(R)), H5Tclose);
   H5Tinsert(t, "rank", HOFFSET(R, rank), H5T_NATIVE_INT32);
   H5Tinsert(t, "phase", HOFFSET(R, phase), str);

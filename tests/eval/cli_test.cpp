@@ -39,8 +39,11 @@ TEST(EvalCli, EveryTaskOnTwentyItems) {
   LACO_REQUIRE_ASSET(std::string(kModel) + "/model.safetensors");
   LACO_REQUIRE_ASSET("data/piqa/valid.jsonl");
   test::TempDir dir;
+  // A short context and a small perplexity file keep this within seconds; the real
+  // WikiText-2 file is read by the tasks tests and by the documented full runs.
   const auto r = test::run_cli({"eval", "--model", test::asset(kModel), "--tasks", all_tasks(),
-                                "--limit", "20", "--threads", "1", "--out", dir.file("eval.json")});
+                                "--limit", "20", "--max-length", "128", "--threads", "1",
+                                "--perplexity-file", tiny_wikitext(dir), "--out", dir.file("eval.json")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const std::string& t : eval_task_names()) {
     EXPECT_NE(r.out.find(t), std::string::npos) << "task " << t << " missing from\n" << r.out;
@@ -61,7 +64,7 @@ TEST(EvalCli, SameMetricsOnOneAndThreeRanks) {
   const std::vector<std::string> args = {
       "eval", "--model", test::asset(kModel), "--model", test::asset(kModel), "--tasks",
       "piqa,winogrande,lambada_openai,multi30k_de_en,wikitext", "--limit", "7", "--batch-size", "4",
-      "--threads", "1", "--json", "--perplexity-file", tiny_wikitext(dir), "--out", dir.file("x.json")};
+      "--max-length", "128", "--threads", "1", "--json", "--perplexity-file", tiny_wikitext(dir), "--out", dir.file("x.json")};
   const auto one = test::run_cli(args, test::mpirun_prefix(1));
   const auto three = test::run_cli(args, test::mpirun_prefix(3));
   ASSERT_EQ(one.exit_code, 0) << one.err;

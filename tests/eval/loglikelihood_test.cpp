@@ -59,7 +59,7 @@ void expect_batched_equals_brute_force(const std::string& rel) {
   model::Transformer m(model::load_layer_table(dir, at::kFloat, at::kCPU));
   const auto tok = tokenizer::Tokenizer::load(dir);
   const std::vector<TokenRequest> reqs = sample_requests(tok);
-  for (int64_t max_length : {m.config().max_position_embeddings, int64_t{12}}) {
+  for (int64_t max_length : {m.config().max_position_embeddings, int64_t{20}}) {
     const auto batched = score_requests(m, reqs, 4, max_length);
     ASSERT_EQ(batched.size(), reqs.size());
     double max_diff = 0.0;

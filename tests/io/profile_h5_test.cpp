@@ -21,7 +21,7 @@ RootAttributes sample_root() {
   RootAttributes root;
   root.laco_version = "0.1.0";
   root.config_toml = "[laco]\nthreshold = 0.7\n";
-  root.model_path = "/models/tiny";
+  root.model_path = "/models/caf\xc3\xa9";  // UTF-8 bytes survive unchanged
   root.world_size = 3;
   root.candidate_width = 3;
   root.hostnames = {"node-a", "node-a", "node-b"};
@@ -38,11 +38,11 @@ std::vector<CandidateRow> sample_candidates() {
 
 // ---- direct HDF5 C API readers (independent of the writer's code) --------------------
 
-// Strings are variable-length UTF-8; HDF5 does not convert between ASCII and UTF-8.
-hid_t utf8_string() {
+// Strings are variable-length C strings with the default (ASCII) character set, so the
+// plain type every HDF5 reader builds first reads them (HDF5 will not convert to UTF-8).
+hid_t vlen_string() {
   hid_t t = H5Tcopy(H5T_C_S1);
   H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);
   return t;
 }
 
@@ -52,8 +52,8 @@ std::string c_api_string_attr(hid_t file, const char* name) {
   hid_t ftype = H5Aget_type(attr);
   EXPECT_EQ(H5Tget_class(ftype), H5T_STRING) << name;
   EXPECT_GT(H5Tis_variable_str(ftype), 0) << name;
-  EXPECT_EQ(H5Tget_cset(ftype), H5T_CSET_UTF8) << name;
-  hid_t mtype = utf8_string();
+  EXPECT_EQ(H5Tget_cset(ftype), H5T_CSET_ASCII) << name;
+  hid_t mtype = vlen_string();
   char* value = nullptr;
   EXPECT_GE(H5Aread(attr, mtype, &value), 0);
   std::string out = value ? value : "";
@@ -98,7 +98,7 @@ hsize_t check_table_schema(hid_t file, const char* dataset, const std::vector<Fi
     EXPECT_EQ(H5Tget_member_class(type, static_cast<unsigned>(idx)), f.cls) << f.name;
     if (f.size == 0) {
       EXPECT_GT(H5Tis_variable_str(mt), 0) << f.name;
-      EXPECT_EQ(H5Tget_cset(mt), H5T_CSET_UTF8) << f.name;
+      EXPECT_EQ(H5Tget_cset(mt), H5T_CSET_ASCII) << f.name;
     } else {
       EXPECT_EQ(H5Tget_size(mt), f.size) << dataset << "." << f.name;
     }
@@ -187,7 +187,7 @@ TEST(ProfileH5, SchemaAndValuesThroughTheCApi) {
   ASSERT_GE(file, 0);
   EXPECT_EQ(c_api_string_attr(file, "laco_version"), "0.1.0");
   EXPECT_EQ(c_api_string_attr(file, "config_toml"), "[laco]\nthreshold = 0.7\n");
-  EXPECT_EQ(c_api_string_attr(file, "model_path"), "/models/tiny");
+  EXPECT_EQ(c_api_string_attr(file, "model_path"), "/models/caf\xc3\xa9");
   EXPECT_EQ(c_api_string_attr(file, "started_at"), "2024-05-01T12:00:00Z");
   EXPECT_EQ(c_api_int_attr(file, "world_size"), 3);
   EXPECT_EQ(c_api_int_attr(file, "candidate_width"), 3);
@@ -195,7 +195,7 @@ TEST(ProfileH5, SchemaAndValuesThroughTheCApi) {
     hid_t attr = H5Aopen(file, "hostnames", H5P_DEFAULT);
     hid_t space = H5Aget_space(attr);
     ASSERT_EQ(H5Sget_simple_extent_npoints(space), 3);
-    hid_t mtype = utf8_string();
+    hid_t mtype = vlen_string();
     char* names[3] = {nullptr, nullptr, nullptr};
     ASSERT_GE(H5Aread(attr, mtype, names), 0);
     EXPECT_STREQ(names[0], "node-a");
@@ -239,7 +239,7 @@ TEST(ProfileH5, SchemaAndValuesThroughTheCApi) {
       int32_t rank;
       double t_end;
     };
-    hid_t str = utf8_string();
+    hid_t str = vlen_string();
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(MyPhase));
     H5Tinsert(t, "phase", offsetof(MyPhase, phase), str);
     H5Tinsert(t, "bytes", offsetof(MyPhase, bytes), H5T_NATIVE_INT64);

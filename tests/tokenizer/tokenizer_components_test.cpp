@@ -20,12 +20,17 @@ using Ids = std::vector<int64_t>;
 
 // A minimal tokenizer.json: BPE over `vocab` with `merges`, no other components.
 json bpe_json(const json& vocab, const json& merges) {
-  return {{"version", "1.0"}, {"added_tokens", json::array()}, {"normalizer", nullptr}, {"pre_tokenizer", nullptr},
-          {"post_processor", nullptr}, {"decoder", nullptr},
+  return {{"version", "1.0"},
+          {"added_tokens", json::array()},
+          {"normalizer", nullptr},
+          {"pre_tokenizer", nullptr},
+          {"post_processor", nullptr},
+          {"decoder", nullptr},
           {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
 }
 
-Tokenizer load_json(const test::TempDir& dir, const json& j, const std::string& name = "tokenizer.json") {
+Tokenizer load_json(const test::TempDir& dir, const json& j,
+                    const std::string& name = "tokenizer.json") {
   test::write_file(dir.file(name), j.dump());
   return Tokenizer::load(dir.file(name));
 }
@@ -41,7 +46,9 @@ std::string input_error(F f) {
   return "";
 }
 
-json abc_vocab() { return {{"a", 0}, {"b", 1}, {"c", 2}, {"ab", 3}, {"bc", 4}, {"abc", 5}, {"aa", 6}}; }
+json abc_vocab() {
+  return {{"a", 0}, {"b", 1}, {"c", 2}, {"ab", 3}, {"bc", 4}, {"abc", 5}, {"aa", 6}};
+}
 
 TEST(Bpe, LowestRankMergesFirstAndTiesGoLeft) {
   test::TempDir dir;
@@ -51,7 +58,9 @@ TEST(Bpe, LowestRankMergesFirstAndTiesGoLeft) {
   EXPECT_EQ(t.encode("ab"), (Ids{3}));
   EXPECT_EQ(t.encode("aaa"), (Ids{6, 0}));  // the leftmost "a a" merges first
   // The same merges as [a, b] pairs give the same model; swapping ranks changes the result.
-  const Tokenizer pairs = load_json(dir, bpe_json(abc_vocab(), json::array({json::array({"a", "b"}), json::array({"ab", "c"}), json::array({"b", "c"})})));
+  const Tokenizer pairs = load_json(
+      dir, bpe_json(abc_vocab(), json::array({json::array({"a", "b"}), json::array({"ab", "c"}),
+                                              json::array({"b", "c"})})));
   EXPECT_EQ(pairs.encode("abc"), (Ids{5}));
 }
 
@@ -74,20 +83,27 @@ TEST(Bpe, UnknownCharactersUseUnkOrByteFallback) {
   for (int b = 0; b < 256; ++b) vocab[fmt::format("<0x{:02X}>", b)] = 3 + b;
   j["model"]["vocab"] = vocab;
   j["model"]["byte_fallback"] = true;
-  j["decoder"] = {{"type", "Sequence"}, {"decoders", {{{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}};
+  j["decoder"] = {{"type", "Sequence"},
+                  {"decoders", {{{"type", "ByteFallback"}}, {{"type", "Fuse"}}}}};
   const Tokenizer t = load_json(dir, j);
   EXPECT_EQ(t.encode("a\xC3\xA9"), (Ids{1, 3 + 0xC3, 3 + 0xA9}));  // "é" as its two bytes
   EXPECT_EQ(t.decode(t.encode("a\xC3\xA9 b")), "a\xC3\xA9 b");
   // A byte run that is not UTF-8 decodes to one U+FFFD per byte, as in HF.
-  EXPECT_EQ(t.decode({3 + 0xC3, 1}), "\xEF\xBF\xBD" "a");
+  EXPECT_EQ(t.decode({3 + 0xC3, 1}),
+            "\xEF\xBF\xBD"
+            "a");
 }
 
 TEST(Bpe, RejectsMergesOfUnknownTokens) {
   test::TempDir dir;
-  const std::string msg = input_error([&] { load_json(dir, bpe_json(abc_vocab(), {"a b", "a d"})); });
+  const std::string msg = input_error([&] {
+    load_json(dir, bpe_json(abc_vocab(), {"a b", "a d"}));
+  });
   EXPECT_NE(msg.find("model.merges[1]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("token 'd' is not in model.vocab"), std::string::npos) << msg;
-  const std::string merged = input_error([&] { load_json(dir, bpe_json({{"a", 0}, {"b", 1}}, {"a b"})); });
+  const std::string merged = input_error([&] {
+    load_json(dir, bpe_json({{"a", 0}, {"b", 1}}, {"a b"}));
+  });
   EXPECT_NE(merged.find("merged token 'ab'"), std::string::npos) << merged;
   const std::string shape = input_error([&] { load_json(dir, bpe_json(abc_vocab(), {"a b c"})); });
   EXPECT_NE(shape.find("model.merges[0]"), std::string::npos) << shape;
@@ -101,12 +117,16 @@ json added_tokens_json() {
   vocab[" "] = id++;  // 26
   json j = bpe_json(vocab, json::array());
   j["normalizer"] = {{"type", "Lowercase"}};
-  auto tok = [](int id, const char* s, bool special, bool normalized, bool lstrip, bool rstrip, bool single) {
-    return json{{"id", id}, {"content", s}, {"special", special}, {"normalized", normalized},
-                {"lstrip", lstrip}, {"rstrip", rstrip}, {"single_word", single}};
+  auto tok = [](int id, const char* s, bool special, bool normalized, bool lstrip, bool rstrip,
+                bool single) {
+    return json{
+        {"id", id},         {"content", s},     {"special", special},   {"normalized", normalized},
+        {"lstrip", lstrip}, {"rstrip", rstrip}, {"single_word", single}};
   };
-  j["added_tokens"] = {tok(100, "[CLS]", true, false, false, false, false), tok(101, "[SEP]", true, false, false, false, false),
-                       tok(102, "my", false, true, true, true, false), tok(103, "name", false, true, false, false, false),
+  j["added_tokens"] = {tok(100, "[CLS]", true, false, false, false, false),
+                       tok(101, "[SEP]", true, false, false, false, false),
+                       tok(102, "my", false, true, true, true, false),
+                       tok(103, "name", false, true, false, false, false),
                        tok(104, "ony", false, true, false, false, true)};
   return j;
 }
@@ -137,7 +157,8 @@ TEST(AddedTokens, StripSingleWordAndNormalizedLikeHf) {
   EXPECT_EQ(t.decode({100, 0, 101}, true), "a");
 }
 
-std::vector<std::string> pre_tokenize(const json& j, const std::string& text, bool at_start = true) {
+std::vector<std::string> pre_tokenize(const json& j, const std::string& text,
+                                      bool at_start = true) {
   auto p = make_pre_tokenizer(j, "test");
   std::vector<Piece> pieces{{text, at_start}};
   p->pre_tokenize(pieces);
@@ -151,7 +172,10 @@ using Strings = std::vector<std::string>;
 TEST(PreTokenizers, SplitBehavioursMatchHfDocumentation) {
   // NormalizedString::split's doc example, splitting "the-final--countdown" on '-'.
   auto split = [](const char* behavior) {
-    return pre_tokenize({{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", behavior}, {"invert", false}},
+    return pre_tokenize({{"type", "Split"},
+                         {"pattern", {{"String", "-"}}},
+                         {"behavior", behavior},
+                         {"invert", false}},
                         "the-final--countdown");
   };
   EXPECT_EQ(split("Removed"), (Strings{"the", "final", "countdown"}));
@@ -160,17 +184,26 @@ TEST(PreTokenizers, SplitBehavioursMatchHfDocumentation) {
   EXPECT_EQ(split("MergedWithNext"), (Strings{"the", "-final", "-", "-countdown"}));
   EXPECT_EQ(split("Contiguous"), (Strings{"the", "-", "final", "--", "countdown"}));
   // invert keeps the regex matches and removes the rest.
-  EXPECT_EQ(pre_tokenize({{"type", "Split"}, {"pattern", {{"Regex", "\\p{L}+"}}}, {"behavior", "Removed"}, {"invert", true}},
+  EXPECT_EQ(pre_tokenize({{"type", "Split"},
+                          {"pattern", {{"Regex", "\\p{L}+"}}},
+                          {"behavior", "Removed"},
+                          {"invert", true}},
                          "héllo, wörld!"),
             (Strings{"héllo", "wörld"}));
 }
 
 TEST(PreTokenizers, ByteLevelMatchesHfTests) {
-  const json bl = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
-  EXPECT_EQ(pre_tokenize(bl, "Hello my friend, how is your day going?"),
-            (Strings{"Hello", "Ġmy", "Ġfriend", ",", "Ġhow", "Ġis", "Ġyour", "Ġday", "Ġgoing", "?"}));
-  EXPECT_EQ(pre_tokenize(bl, "Hello there\nHello there"), (Strings{"Hello", "Ġthere", "Ċ", "Hello", "Ġthere"}));
-  EXPECT_EQ(pre_tokenize(bl, "Hello there       dear"), (Strings{"Hello", "Ġthere", "ĠĠĠĠĠĠ", "Ġdear"}));
+  const json bl = {{"type", "ByteLevel"},
+                   {"add_prefix_space", false},
+                   {"trim_offsets", true},
+                   {"use_regex", true}};
+  EXPECT_EQ(
+      pre_tokenize(bl, "Hello my friend, how is your day going?"),
+      (Strings{"Hello", "Ġmy", "Ġfriend", ",", "Ġhow", "Ġis", "Ġyour", "Ġday", "Ġgoing", "?"}));
+  EXPECT_EQ(pre_tokenize(bl, "Hello there\nHello there"),
+            (Strings{"Hello", "Ġthere", "Ċ", "Hello", "Ġthere"}));
+  EXPECT_EQ(pre_tokenize(bl, "Hello there       dear"),
+            (Strings{"Hello", "Ġthere", "ĠĠĠĠĠĠ", "Ġdear"}));
   EXPECT_EQ(pre_tokenize(bl, "i⭢j"), (Strings{"i", "âŃ¢", "j"}));
   json prefixed = bl;
   prefixed["add_prefix_space"] = true;
@@ -180,7 +213,8 @@ TEST(PreTokenizers, ByteLevelMatchesHfTests) {
 }
 
 TEST(PreTokenizers, MetaspaceDigitsAndSequence) {
-  const json ms = {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "always"}, {"split", true}};
+  const json ms = {
+      {"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "always"}, {"split", true}};
   EXPECT_EQ(pre_tokenize(ms, "Hey friend!"), (Strings{"▁Hey", "▁friend!"}));
   EXPECT_EQ(pre_tokenize(ms, "Hey   friend!"), (Strings{"▁Hey", "▁", "▁", "▁friend!"}));
   json first = ms;
@@ -195,8 +229,10 @@ TEST(PreTokenizers, MetaspaceDigitsAndSequence) {
             (Strings{"Hey ", "1", "2", "3", " friend!"}));
   EXPECT_EQ(pre_tokenize({{"type", "Digits"}, {"individual_digits", false}}, "Hey 123 friend!"),
             (Strings{"Hey ", "123", " friend!"}));
-  const json seq = {{"type", "Sequence"},
-                    {"pretokenizers", {{{"type", "WhitespaceSplit"}}, {{"type", "Digits"}, {"individual_digits", true}}}}};
+  const json seq = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "WhitespaceSplit"}}, {{"type", "Digits"}, {"individual_digits", true}}}}};
   EXPECT_EQ(pre_tokenize(seq, "ab12  c3"), (Strings{"ab", "1", "2", "c", "3"}));
 }
 
@@ -207,17 +243,23 @@ std::string normalize(const json& j, std::string text) {
 
 TEST(Normalizers, PrependReplaceUnicodeAndStrip) {
   const json llama = {{"type", "Sequence"},
-                      {"normalizers", {{{"type", "Prepend"}, {"prepend", "▁"}},
-                                       {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}}}}};
+                      {"normalizers",
+                       {{{"type", "Prepend"}, {"prepend", "▁"}},
+                        {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "▁"}}}}};
   EXPECT_EQ(normalize(llama, "Hello  world"), "▁Hello▁▁world");
   EXPECT_EQ(normalize(llama, ""), "");  // Prepend leaves empty text alone
-  EXPECT_EQ(normalize({{"type", "NFC"}}, "e\xCC\x81"), "\xC3\xA9");     // e + U+0301 -> é
-  EXPECT_EQ(normalize({{"type", "NFKC"}}, "\xEF\xAC\x81"), "fi");      // U+FB01 ligature
+  EXPECT_EQ(normalize({{"type", "NFC"}}, "e\xCC\x81"), "\xC3\xA9");  // e + U+0301 -> é
+  EXPECT_EQ(normalize({{"type", "NFKC"}}, "\xEF\xAC\x81"), "fi");    // U+FB01 ligature
   EXPECT_EQ(normalize({{"type", "NFD"}}, "\xC3\xA9"), "e\xCC\x81");
-  EXPECT_EQ(normalize({{"type", "Strip"}, {"strip_left", true}, {"strip_right", false}}, " \t x \xE3\x80\x80"),
+  EXPECT_EQ(normalize({{"type", "Strip"}, {"strip_left", true}, {"strip_right", false}},
+                      " \t x \xE3\x80\x80"),
             "x \xE3\x80\x80");
-  EXPECT_EQ(normalize({{"type", "Strip"}, {"strip_left", true}, {"strip_right", true}}, " \t x \xE3\x80\x80"), "x");
-  EXPECT_EQ(normalize({{"type", "Replace"}, {"pattern", {{"Regex", "\\s+"}}}, {"content", " "}}, "a \t\n b"), "a b");
+  EXPECT_EQ(normalize({{"type", "Strip"}, {"strip_left", true}, {"strip_right", true}},
+                      " \t x \xE3\x80\x80"),
+            "x");
+  EXPECT_EQ(normalize({{"type", "Replace"}, {"pattern", {{"Regex", "\\s+"}}}, {"content", " "}},
+                      "a \t\n b"),
+            "a b");
 }
 
 std::string decode_chain(const json& j, std::vector<std::string> tokens) {
@@ -229,16 +271,23 @@ std::string decode_chain(const json& j, std::vector<std::string> tokens) {
 
 TEST(Decoders, MatchHfSemantics) {
   const json llama = {{"type", "Sequence"},
-                      {"decoders", {{{"type", "Replace"}, {"pattern", {{"String", "▁"}}}, {"content", " "}},
-                                    {{"type", "ByteFallback"}}, {{"type", "Fuse"}},
-                                    {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
-  EXPECT_EQ(decode_chain(llama, {"▁Hey", "▁", "<0xE2>", "<0x9C>", "<0x85>", "▁friend"}), "Hey ✅ friend");
+                      {"decoders",
+                       {{{"type", "Replace"}, {"pattern", {{"String", "▁"}}}, {"content", " "}},
+                        {{"type", "ByteFallback"}},
+                        {{"type", "Fuse"}},
+                        {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+  EXPECT_EQ(decode_chain(llama, {"▁Hey", "▁", "<0xE2>", "<0x9C>", "<0x85>", "▁friend"}),
+            "Hey ✅ friend");
   EXPECT_EQ(decode_chain(llama, {"▁", "▁a"}), " a");  // Strip removes one leading space only
-  EXPECT_EQ(decode_chain({{"type", "ByteLevel"}}, {"Hello", "Ġmy", "Ġfriend", ",", "Ċ"}), "Hello my friend,\n");
+  EXPECT_EQ(decode_chain({{"type", "ByteLevel"}}, {"Hello", "Ġmy", "Ġfriend", ",", "Ċ"}),
+            "Hello my friend,\n");
   EXPECT_EQ(decode_chain({{"type", "ByteLevel"}}, {"âľ"}), "\xEF\xBF\xBD");  // truncated UTF-8
-  const json ms = {{"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "always"}, {"split", true}};
+  const json ms = {
+      {"type", "Metaspace"}, {"replacement", "▁"}, {"prepend_scheme", "always"}, {"split", true}};
   EXPECT_EQ(decode_chain(ms, {"▁Hey", "▁friend!"}), "Hey friend!");
-  EXPECT_EQ(decode_chain({{"type", "Strip"}, {"content", "x"}, {"start", 2}, {"stop", 1}}, {"xxxaxx"}), "xax");
+  EXPECT_EQ(
+      decode_chain({{"type", "Strip"}, {"content", "x"}, {"start", 2}, {"stop", 1}}, {"xxxaxx"}),
+      "xax");
 }
 
 TEST(PostProcessor, TemplateRobertaAndConfigOverride) {
@@ -249,8 +298,9 @@ TEST(PostProcessor, TemplateRobertaAndConfigOverride) {
   j["post_processor"] = {{"type", "TemplateProcessing"},
                          {"single", "<s>:0 $A:0 </s>:0"},
                          {"pair", "<s>:0 $A:0 </s>:0 $B:1 </s>:1"},
-                         {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {7}}, {"tokens", {"<s>"}}}},
-                                             {"</s>", {{"id", "</s>"}, {"ids", {8}}, {"tokens", {"</s>"}}}}}}};
+                         {"special_tokens",
+                          {{"<s>", {{"id", "<s>"}, {"ids", {7}}, {"tokens", {"<s>"}}}},
+                           {"</s>", {{"id", "</s>"}, {"ids", {8}}, {"tokens", {"</s>"}}}}}}};
   Tokenizer t = load_json(dir, j);
   EXPECT_EQ(t.encode("ab"), (Ids{7, 0, 1, 8}));
   EXPECT_EQ(t.encode("ab", false), (Ids{0, 1}));
@@ -259,8 +309,9 @@ TEST(PostProcessor, TemplateRobertaAndConfigOverride) {
   j["post_processor"] = {{"type", "RobertaProcessing"}, {"sep", {"</s>", 8}}, {"cls", {"<s>", 7}}};
   EXPECT_EQ(load_json(dir, j).encode("a"), (Ids{7, 0, 8}));
   // tokenizer_config.json's add_bos_token / add_eos_token replace the frame.
-  test::write_file(dir.file("tokenizer_config.json"),
-                   R"({"bos_token": "<s>", "eos_token": {"content": "</s>"}, "add_bos_token": false, "add_eos_token": true})");
+  test::write_file(
+      dir.file("tokenizer_config.json"),
+      R"({"bos_token": "<s>", "eos_token": {"content": "</s>"}, "add_bos_token": false, "add_eos_token": true})");
   t = load_json(dir, j);
   EXPECT_EQ(t.encode("a"), (Ids{0, 8}));
   test::write_file(dir.file("tokenizer_config.json"), R"({"bos_token": "<nope>"})");
@@ -269,8 +320,10 @@ TEST(PostProcessor, TemplateRobertaAndConfigOverride) {
 
 TEST(BadInput, ErrorsNameTheFileAndComponent) {
   test::TempDir dir;
-  EXPECT_NE(input_error([&] { Tokenizer::load(dir.file("missing.json")); }).find("does not exist"), std::string::npos);
-  EXPECT_NE(input_error([&] { Tokenizer::load(dir.path()); }).find("has no tokenizer.json"), std::string::npos);
+  EXPECT_NE(input_error([&] { Tokenizer::load(dir.file("missing.json")); }).find("does not exist"),
+            std::string::npos);
+  EXPECT_NE(input_error([&] { Tokenizer::load(dir.path()); }).find("has no tokenizer.json"),
+            std::string::npos);
   test::write_file(dir.file("broken.json"), "{\"model\": ");
   const std::string bad_json = input_error([&] { Tokenizer::load(dir.file("broken.json")); });
   EXPECT_NE(bad_json.find("broken.json: invalid JSON"), std::string::npos) << bad_json;
@@ -279,17 +332,22 @@ TEST(BadInput, ErrorsNameTheFileAndComponent) {
     json j = bpe_json(abc_vocab(), json::array());
     j["model"]["type"] = type;
     const std::string msg = input_error([&] { load_json(dir, j); });
-    EXPECT_NE(msg.find(fmt::format("model type '{}' is not supported", type)), std::string::npos) << msg;
+    EXPECT_NE(msg.find(fmt::format("model type '{}' is not supported", type)), std::string::npos)
+        << msg;
   }
   json j = bpe_json(abc_vocab(), json::array());
   j["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "BertNormalizer"}}}}};
   std::string msg = input_error([&] { load_json(dir, j); });
-  EXPECT_NE(msg.find("normalizer.normalizers[0]: normalizer type 'BertNormalizer' is not supported"), std::string::npos) << msg;
+  EXPECT_NE(
+      msg.find("normalizer.normalizers[0]: normalizer type 'BertNormalizer' is not supported"),
+      std::string::npos)
+      << msg;
   j["normalizer"] = nullptr;
   j["pre_tokenizer"] = {{"type", "UnicodeScripts"}};
   msg = input_error([&] { load_json(dir, j); });
   EXPECT_NE(msg.find("pre_tokenizer type 'UnicodeScripts'"), std::string::npos) << msg;
-  j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
+  j["pre_tokenizer"] = {
+      {"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
   msg = input_error([&] { load_json(dir, j); });
   EXPECT_NE(msg.find("pre_tokenizer.pattern: cannot compile regex"), std::string::npos) << msg;
   j["pre_tokenizer"] = nullptr;
@@ -300,11 +358,18 @@ TEST(BadInput, ErrorsNameTheFileAndComponent) {
 TEST(BadInput, InvalidUtf8AndUnknownIds) {
   test::TempDir dir;
   const Tokenizer t = load_json(dir, bpe_json(abc_vocab(), json::array()));
-  EXPECT_NE(input_error([&] { t.encode("ab\xFF"); }).find("invalid UTF-8 at byte offset 2"), std::string::npos);
-  EXPECT_NE(input_error([&] { t.encode("a\xE2\x82"); }).find("byte offset 1"), std::string::npos);     // truncated
-  EXPECT_NE(input_error([&] { t.encode("\xC0\xAF"); }).find("byte offset 0"), std::string::npos);      // overlong
-  EXPECT_NE(input_error([&] { t.encode("\xED\xA0\x80"); }).find("byte offset 0"), std::string::npos);  // surrogate
-  EXPECT_NE(input_error([&] { t.decode({0, 99}); }).find("id 99 is outside the vocabulary"), std::string::npos);
+  EXPECT_NE(input_error([&] { t.encode("ab\xFF"); }).find("invalid UTF-8 at byte offset 2"),
+            std::string::npos);
+  EXPECT_NE(input_error([&] { t.encode("a\xE2\x82"); }).find("byte offset 1"),
+            std::string::npos);  // truncated
+  EXPECT_NE(input_error([&] { t.encode("\xC0\xAF"); }).find("byte offset 0"),
+            std::string::npos);  // overlong
+  EXPECT_NE(input_error([&] { t.encode("\xED\xA0\x80"); }).find("byte offset 0"),
+            std::string::npos);  // surrogate
+  EXPECT_NE(input_error([&] {
+              t.decode({0, 99});
+            }).find("id 99 is outside the vocabulary"),
+            std::string::npos);
   EXPECT_EQ(t.decode({0, 1, 2}), "a b c");  // no decoder: tokens joined by spaces, as in HF
 }
 

@@ -32,7 +32,8 @@ std::vector<Vector> load_vectors(const std::string& name) {
   std::istringstream lines(out);
   std::string line;
   for (Vector& v : vectors) {
-    EXPECT_TRUE(static_cast<bool>(std::getline(lines, line))) << name << ".out has fewer lines than strings";
+    EXPECT_TRUE(static_cast<bool>(std::getline(lines, line)))
+        << name << ".out has fewer lines than strings";
     std::istringstream ids(line);
     for (int64_t id; ids >> id;) v.ids.push_back(id);
   }
@@ -46,7 +47,8 @@ std::string show(const std::vector<int64_t>& ids) {
 }
 
 // Encodes every vector string; `lossless` also checks decode(encode(s)) == s.
-void check_family(const std::string& vectors_name, const std::string& tokenizer_dir, bool nfc_only_round_trip) {
+void check_family(const std::string& vectors_name, const std::string& tokenizer_dir,
+                  bool nfc_only_round_trip) {
   const Tokenizer tok = Tokenizer::load(asset(tokenizer_dir));
   const std::vector<Vector> vectors = load_vectors(vectors_name);
   ASSERT_EQ(vectors.size(), 46u) << vectors_name;
@@ -62,8 +64,9 @@ void check_family(const std::string& vectors_name, const std::string& tokenizer_
     EXPECT_EQ(back, v.text) << vectors_name << " round trip";
     round_trips += back == v.text;
   }
-  std::printf("[ parity   ] %s vs %s: %zu/%zu strings identical, %zu/%zu round trips exact\n", vectors_name.c_str(),
-              tokenizer_dir.c_str(), matched, vectors.size(), round_trips, round_trip_checked);
+  std::printf("[ parity   ] %s vs %s: %zu/%zu strings identical, %zu/%zu round trips exact\n",
+              vectors_name.c_str(), tokenizer_dir.c_str(), matched, vectors.size(), round_trips,
+              round_trip_checked);
 }
 
 TEST(TokenizerVectors, LlamaSpmMatchesLlama2) {
@@ -128,7 +131,8 @@ TEST(TokenizerVectors, SpecialTokensAndConfig) {
   const std::vector<int64_t> with = llama2.encode("Hello world");
   ASSERT_FALSE(with.empty());
   EXPECT_EQ(with.front(), 1);
-  EXPECT_EQ(std::vector<int64_t>(with.begin() + 1, with.end()), llama2.encode("Hello world", false));
+  EXPECT_EQ(std::vector<int64_t>(with.begin() + 1, with.end()),
+            llama2.encode("Hello world", false));
   // "<s>" splits the text; the piece after it is normalized on its own ("▁world").
   EXPECT_EQ(llama2.encode("<s>world", false), (std::vector<int64_t>{1, 3186}));
 }
@@ -141,7 +145,8 @@ TEST(TokenizerVectors, BatchEqualsSingleAndRejectsBadUtf8) {
   for (const Vector& v : load_vectors("llama-bpe")) texts.push_back(v.text);
   const auto batch = tok.encode_batch(texts, true, 4);
   ASSERT_EQ(batch.size(), texts.size());
-  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(batch[i], tok.encode(texts[i], true)) << texts[i];
+  for (size_t i = 0; i < texts.size(); ++i)
+    EXPECT_EQ(batch[i], tok.encode(texts[i], true)) << texts[i];
 
   texts[7] = "ok \xC3\x28 bad";
   try {

@@ -1,7 +1,8 @@
 // Added and special tokens of tokenizer.json ("added_tokens"), matched in the text before the
 // model runs, as HF's AddedVocabulary does: leftmost-longest matching, first the tokens with
 // normalized=false on the raw text, then those with normalized=true on each normalized
-// remainder; lstrip/rstrip absorb neighbouring whitespace, single_word rejects matches inside words.
+// remainder; lstrip/rstrip absorb neighbouring whitespace, single_word rejects matches inside
+// words.
 #pragma once
 
 #include <cstdint>

@@ -30,7 +30,7 @@ class BpeModel {
   void tokenize(std::string_view word, std::vector<int32_t>& out) const;
 
   int32_t token_to_id(std::string_view token) const { return vocab_.find(token); }  // -1 if absent
-  const std::string* id_to_token(int32_t id) const;                                // nullptr if absent
+  const std::string* id_to_token(int32_t id) const;  // nullptr if absent
   size_t vocab_size() const { return vocab_.size(); }
   int32_t max_id() const { return static_cast<int32_t>(id_to_token_.size()) - 1; }
   size_t merge_count() const { return merges_.size(); }
@@ -40,7 +40,8 @@ class BpeModel {
   void load_vocab(const nlohmann::json& vocab, const std::string& where);
   void load_merges(const nlohmann::json& merges, const std::string& where);
   // Initial symbols (one per character, or byte-fallback / unk tokens) for `word`.
-  void initial_symbols(std::string_view word, std::vector<int32_t>& ids, std::vector<uint32_t>& lens) const;
+  void initial_symbols(std::string_view word, std::vector<int32_t>& ids,
+                       std::vector<uint32_t>& lens) const;
   int32_t char_id(std::string_view word, size_t begin, size_t end) const;
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
   void tokenize_chunk(std::string_view chunk, std::vector<int32_t>& out) const;
@@ -53,11 +54,11 @@ class BpeModel {
   std::vector<std::string> id_to_token_;  // "" with has_id_ false marks holes
   std::vector<bool> has_id_;
   MergeMap merges_;
-  std::vector<int32_t> cp_ids_;           // single-code-point tokens below U+10000, -1 if none
-  std::array<int32_t, 256> byte_ids_{};   // "<0xXX>" tokens for byte_fallback, -1 if absent
-  bool all_bytes_ = false;                // every <0xXX> token exists
+  std::vector<int32_t> cp_ids_;          // single-code-point tokens below U+10000, -1 if none
+  std::array<int32_t, 256> byte_ids_{};  // "<0xXX>" tokens for byte_fallback, -1 if absent
+  bool all_bytes_ = false;               // every <0xXX> token exists
   std::optional<std::string> unk_token_;
-  std::string prefix_, suffix_;           // continuing_subword_prefix / end_of_word_suffix
+  std::string prefix_, suffix_;  // continuing_subword_prefix / end_of_word_suffix
   bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
   // SentencePiece-style vocabularies never hold "x▁" (x != ▁), so no merge crosses a "▁" that
   // follows another character: words are then merged (and cached) chunk by chunk, with
@@ -69,8 +70,9 @@ class BpeModel {
   static constexpr size_t kCacheEntries = 1 << 17;
   static constexpr size_t kCacheMaxWordBytes = 256;
   mutable std::mutex cache_mutex_;
-  mutable StringIdMap cache_index_;              // word -> entry number
-  mutable std::vector<uint32_t> cache_offsets_;  // entry -> [offsets[e], offsets[e+1]) in cache_ids_
+  mutable StringIdMap cache_index_;  // word -> entry number
+  mutable std::vector<uint32_t>
+      cache_offsets_;  // entry -> [offsets[e], offsets[e+1]) in cache_ids_
   mutable std::vector<int32_t> cache_ids_;
 };
 

@@ -70,7 +70,9 @@ class MergeMap {
   static uint64_t pack(int32_t l, int32_t r) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(l)) << 32) | static_cast<uint32_t>(r);
   }
-  size_t index(uint64_t key) const { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_) & mask_; }
+  size_t index(uint64_t key) const {
+    return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_) & mask_;
+  }
   void grow();
   std::vector<Slot> slots_;
   size_t mask_ = 0, size_ = 0;

@@ -14,36 +14,45 @@ namespace laco::tokenizer::json_fields {
 // The "type" of a component object; error when missing or not a string.
 inline std::string type_of(const nlohmann::json& j, const std::string& where) {
   LACO_INPUT_CHECK(j.is_object(), "{}: expected an object, got {}", where, j.dump());
-  LACO_INPUT_CHECK(j.contains("type") && j["type"].is_string(), "{}: missing string field \"type\"", where);
+  LACO_INPUT_CHECK(j.contains("type") && j["type"].is_string(), "{}: missing string field \"type\"",
+                   where);
   return j["type"].get<std::string>();
 }
 
-inline bool get_bool(const nlohmann::json& j, const char* key, bool fallback, const std::string& where) {
+inline bool get_bool(const nlohmann::json& j, const char* key, bool fallback,
+                     const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
-  LACO_INPUT_CHECK(j[key].is_boolean(), "{}.{} must be true or false, got {}", where, key, j[key].dump());
+  LACO_INPUT_CHECK(j[key].is_boolean(), "{}.{} must be true or false, got {}", where, key,
+                   j[key].dump());
   return j[key].get<bool>();
 }
 
 inline std::string get_string(const nlohmann::json& j, const char* key, const std::string& where) {
-  LACO_INPUT_CHECK(j.contains(key) && j[key].is_string(), "{}: missing string field \"{}\"", where, key);
+  LACO_INPUT_CHECK(j.contains(key) && j[key].is_string(), "{}: missing string field \"{}\"", where,
+                   key);
   return j[key].get<std::string>();
 }
 
-inline const nlohmann::json& get_array(const nlohmann::json& j, const char* key, const std::string& where) {
-  LACO_INPUT_CHECK(j.contains(key) && j[key].is_array(), "{}: missing array field \"{}\"", where, key);
+inline const nlohmann::json& get_array(const nlohmann::json& j, const char* key,
+                                       const std::string& where) {
+  LACO_INPUT_CHECK(j.contains(key) && j[key].is_array(), "{}: missing array field \"{}\"", where,
+                   key);
   return j[key];
 }
 
-inline int64_t get_int(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& where) {
+inline int64_t get_int(const nlohmann::json& j, const char* key, int64_t fallback,
+                       const std::string& where) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
-  LACO_INPUT_CHECK(j[key].is_number_integer(), "{}.{} must be an integer, got {}", where, key, j[key].dump());
+  LACO_INPUT_CHECK(j[key].is_number_integer(), "{}.{} must be an integer, got {}", where, key,
+                   j[key].dump());
   return j[key].get<int64_t>();
 }
 
 // Error for a component type laco does not implement, listing the ones it does.
-[[noreturn]] inline void unsupported(const std::string& kind, const std::string& type, const std::string& where,
-                                     const char* supported) {
-  throw InputError(fmt::format("{}: {} type '{}' is not supported (supported: {})", where, kind, type, supported));
+[[noreturn]] inline void unsupported(const std::string& kind, const std::string& type,
+                                     const std::string& where, const char* supported) {
+  throw InputError(fmt::format("{}: {} type '{}' is not supported (supported: {})", where, kind,
+                               type, supported));
 }
 
 }  // namespace laco::tokenizer::json_fields

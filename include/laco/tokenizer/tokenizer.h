@@ -29,7 +29,8 @@ class Tokenizer {
   // encode() of every text, on up to `threads` threads (0: hardware concurrency). An error
   // names the index of the first failing text.
   std::vector<std::vector<int64_t>> encode_batch(const std::vector<std::string>& texts,
-                                                 bool add_special_tokens = true, int threads = 0) const;
+                                                 bool add_special_tokens = true,
+                                                 int threads = 0) const;
   // Text of `ids` through the decoder; InputError for an id outside the vocabulary.
   std::string decode(const std::vector<int64_t>& ids, bool skip_special_tokens = false) const;
 
