@@ -12,6 +12,7 @@
 #include "laco/core/error.h"
 #include "laco/core/resources.h"
 #include "laco/dist/coordinator.h"
+#include "laco/eval/runner.h"
 #include "laco/io/checkpoint.h"
 #include "laco/io/output_dir.h"
 #include "laco/io/profile_h5.h"
@@ -262,6 +263,8 @@ int run_prune(const RunConfig& cfg, const PruneOptions& opt, dist::Communicator&
     print_summary(mc, state, static_cast<int64_t>(layer_map.size()), out_dir, wall_seconds() - t_start);
   }
   world.barrier();
+  // [eval]: original vs pruned, once the checkpoint is complete on disk.
+  if (cfg.eval.present && !cfg.eval.tasks.empty()) return eval::run_eval_section(cfg, world);
   return kExitOk;
 }
 

@@ -1,7 +1,8 @@
 // `laco_dist prune`: the whole run on every rank — validate, load the replica, tokenize
 // and shard the calibration set, reference pass + activation cache, the collapse loop
 // (rank 0 reports progress, saves the state and the HDF5 profile after every round), then
-// rank 0 writes the pruned checkpoint, laco_report.json and the summary.
+// rank 0 writes the pruned checkpoint, laco_report.json and the summary; an [eval] section
+// with tasks then evaluates original vs pruned.
 #pragma once
 
 #include "laco/core/config.h"
