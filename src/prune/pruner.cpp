@@ -145,127 +145,173 @@ void print_summary(const model::ModelConfig& mc, const CollapseState& s, int64_t
   std::fflush(stdout);
 }
 
-}  // namespace
+// One prune run on one rank: the steps of run_prune() with the state they share.
+class PruneRun {
+ public:
+  PruneRun(const RunConfig& cfg, const PruneOptions& opt, dist::Communicator& world)
+      : cfg_(cfg), opt_(opt), world_(world), rank_(world.rank()), t_start_(wall_seconds()), phases_(rank_, t_start_),
+        mc_(model::load_model_config(cfg.model.path)) {
+    // Every check that can fail on bad input happens here, identically on every rank.
+    validate_against_model(cfg, static_cast<int>(mc_.num_hidden_layers));
+    spec_ = make_merge_spec(cfg.laco.rule, cfg.laco.scale, cfg.laco.scope, cfg.laco.norms);
+    rep_ = parse_representation(cfg.calibration.representation);
+    dtype_ = model::parse_compute_dtype(cfg.model.dtype, "model.dtype");
+    device_ = model::parse_device(cfg.model.device, "model.device");
+    plan_ = dist::make_plan(world.size(), cfg.parallel.candidate_width);
+    params_ = collapse_params(cfg, mc_.num_hidden_layers);
+    out_dir_ = io::prepare_output_dir(cfg.output.dir, cfg.model.path, cfg.output.overwrite || opt.resume,
+                                      "output.dir", /*create=*/false);
+    LACO_INPUT_CHECK(!opt.resume || fs::exists(out_dir_ + "/laco_state.json"),
+                     "--resume: {} holds no laco_state.json to resume from", out_dir_);
+    const double t0 = wall_seconds();
+    tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(cfg.model.path);
+    samples_ = tokenize_calibration(read_calibration_texts(cfg.calibration.file, cfg.calibration.samples), tok,
+                                    cfg.calibration);
+    phases_.add("tokenize", t0, wall_seconds());
+  }
 
-int run_prune(const RunConfig& cfg, const PruneOptions& opt, dist::Communicator& world) {
-  const double t_start = wall_seconds();
-  const int rank = world.rank();
-  PhaseLog phases(rank, t_start);
-  model::ModelConfig mc = model::load_model_config(cfg.model.path);
-  validate_against_model(cfg, static_cast<int>(mc.num_hidden_layers));
-  const MergeSpec spec = make_merge_spec(cfg.laco.rule, cfg.laco.scale, cfg.laco.scope, cfg.laco.norms);
-  const Representation rep = parse_representation(cfg.calibration.representation);
-  const c10::ScalarType dtype = model::parse_compute_dtype(cfg.model.dtype, "model.dtype");
-  const c10::Device device = model::parse_device(cfg.model.device, "model.device");
-  const dist::Plan plan = dist::make_plan(world.size(), cfg.parallel.candidate_width);
-  const CollapseParams params = collapse_params(cfg, mc.num_hidden_layers);
-  const std::string out_dir = io::prepare_output_dir(cfg.output.dir, cfg.model.path,
-                                                     cfg.output.overwrite || opt.resume, "output.dir", false);
-  LACO_INPUT_CHECK(!opt.resume || fs::exists(out_dir + "/laco_state.json"),
-                   "--resume: {} holds no laco_state.json to resume from", out_dir);
-
-  double t0 = wall_seconds();
-  tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(cfg.model.path);
-  const auto samples = tokenize_calibration(read_calibration_texts(cfg.calibration.file, cfg.calibration.samples), tok, cfg.calibration);
-  phases.add("tokenize", t0, wall_seconds());
-  if (opt.dry_run) {
-    if (rank == 0) print_dry_run(cfg, mc, params, plan, samples, dtype);
+  int run() {
+    if (opt_.dry_run) {
+      if (rank_ == 0) print_dry_run(cfg_, mc_, params_, plan_, samples_, dtype_);
+      return kExitOk;
+    }
+    const int threads = model::configure_threads(cfg_.model.threads, ranks_on_node(world_.size()));
+    spdlog::info("{} ranks (W={} x S={}), {} threads per rank, {} samples", plan_.world_size,
+                 plan_.candidate_width, plan_.data_shards, threads, samples_.size());
+    fingerprint_ = model_fingerprint(cfg_.model.path);
+    open_run_files();
+    dist::ReplicaEvaluator& evaluator = load_replica();
+    CollapseState state = initial_state(params_);
+    if (opt_.resume) {
+      state = load_state(out_dir_, cfg_, fingerprint_);
+      for (const auto& c : state.accepted) evaluator.apply(c);
+      spdlog::info("resuming at l={} after {} rounds, {} merges replayed", state.cursor, state.rounds,
+                   state.accepted.size());
+    }
+    if (!state.finished)
+      run_collapse(params_, evaluator, state, [&](const CollapseState& s, size_t first) { on_round(s, first); });
+    finish(state);
+    world_.barrier();
+    // [eval]: original vs pruned, once the checkpoint is complete on disk.
+    if (cfg_.eval.present && !cfg_.eval.tasks.empty()) return eval::run_eval_section(cfg_, world_);
     return kExitOk;
   }
-  const int threads = model::configure_threads(cfg.model.threads, ranks_on_node(world.size()));
-  spdlog::info("{} ranks (W={} x S={}), {} threads per rank, {} samples", plan.world_size,
-               plan.candidate_width, plan.data_shards, threads, samples.size());
 
-  const nlohmann::json fingerprint = model_fingerprint(cfg.model.path);
-  std::unique_ptr<io::ProfileWriter> profile;
-  world.barrier();  // every rank has validated the output directory before rank 0 touches it
-  if (rank == 0) {
-    io::prepare_output_dir(cfg.output.dir, cfg.model.path, true, "output.dir", true);
-    if (!opt.resume)
-      for (const char* f : {"laco_state.json", "laco_report.json"}) fs::remove(out_dir + "/" + f);
-    const std::string profile_path = cfg.profile.file.empty() ? out_dir + "/profile.h5" : cfg.profile.file;
-    if (!opt.resume) fs::remove(profile_path);
-    io::RootAttributes root{LACO_VERSION, to_toml(cfg), cfg.model.path, world.size(), plan.candidate_width, {}, iso_time_now()};
-    profile = std::make_unique<io::ProfileWriter>(io::ProfileWriter::open_or_create(profile_path, root));
+ private:
+  // Rank 0 creates output.dir (after every rank validated it) and opens the profile.
+  void open_run_files() {
+    world_.barrier();
+    if (rank_ != 0) return;
+    io::prepare_output_dir(cfg_.output.dir, cfg_.model.path, true, "output.dir", true);
+    const std::string path = cfg_.profile.file.empty() ? out_dir_ + "/profile.h5" : cfg_.profile.file;
+    if (!opt_.resume)
+      for (const std::string& f : {out_dir_ + "/laco_state.json", out_dir_ + "/laco_report.json", path}) fs::remove(f);
+    io::RootAttributes root{LACO_VERSION, to_toml(cfg_), cfg_.model.path, world_.size(), plan_.candidate_width,
+                            {}, iso_time_now()};
+    profile_ = std::make_unique<io::ProfileWriter>(io::ProfileWriter::open_or_create(path, root));
   }
 
-  t0 = wall_seconds();
-  io::WeightSource weights = io::WeightSource::open_dir(cfg.model.path);
-  model::Transformer model(model::LayerTable::load(mc, weights, dtype, device));
-  phases.add("load", t0, wall_seconds(), static_cast<int64_t>(model.table().bytes()));
-
-  t0 = wall_seconds();
-  std::vector<int64_t> lengths;
-  for (const auto& s : samples) lengths.push_back(static_cast<int64_t>(s.size()));
-  const auto batches = dist::make_micro_batches(lengths, cfg.calibration.batch_size);
-  const auto mine = dist::assign_micro_batches(static_cast<int>(batches.size()), plan.data_shards, plan.shard_of(rank));
-  const int64_t cache_last = std::max(params.lowest, params.highest - params.merge_layers + 1);
-  auto own = prepare_batches(model, samples, batches, mine, cfg.laco.activation_cache, params.lowest, cache_last);
-  phases.add(cfg.laco.activation_cache ? "cache" : "reference", t0, wall_seconds(), static_cast<int64_t>(cache_bytes(own)));
-
-  dist::EvaluatorOptions eopt{spec, rep, cfg.laco.activation_cache, cfg.laco.early_reject, cfg.laco.threshold};
-  dist::ReplicaEvaluator evaluator(model, world, plan, std::move(own), static_cast<int64_t>(samples.size()), eopt);
-  CollapseState state = initial_state(params);
-  if (opt.resume) {
-    state = load_state(out_dir, cfg, fingerprint);
-    for (const auto& c : state.accepted) evaluator.apply(c);
-    spdlog::info("resuming at l={} after {} rounds, {} merges replayed", state.cursor, state.rounds, state.accepted.size());
+  // The replica, the reference pass over this rank's micro-batches, and the evaluator.
+  dist::ReplicaEvaluator& load_replica() {
+    double t0 = wall_seconds();
+    weights_ = io::WeightSource::open_dir(cfg_.model.path);
+    model_ = std::make_unique<model::Transformer>(model::LayerTable::load(mc_, weights_, dtype_, device_));
+    phases_.add("load", t0, wall_seconds(), static_cast<int64_t>(model_->table().bytes()));
+    t0 = wall_seconds();
+    std::vector<int64_t> lengths;
+    for (const auto& s : samples_) lengths.push_back(static_cast<int64_t>(s.size()));
+    const auto batches = dist::make_micro_batches(lengths, cfg_.calibration.batch_size);
+    const auto mine = dist::assign_micro_batches(static_cast<int>(batches.size()), plan_.data_shards, plan_.shard_of(rank_));
+    const int64_t cache_last = std::max(params_.lowest, params_.highest - params_.merge_layers + 1);
+    auto own = prepare_batches(*model_, samples_, batches, mine, cfg_.laco.activation_cache, params_.lowest, cache_last);
+    phases_.add(cfg_.laco.activation_cache ? "cache" : "reference", t0, wall_seconds(),
+                static_cast<int64_t>(cache_bytes(own)));
+    dist::EvaluatorOptions eopt{spec_, rep_, cfg_.laco.activation_cache, cfg_.laco.early_reject, cfg_.laco.threshold};
+    evaluator_ = std::make_unique<dist::ReplicaEvaluator>(*model_, world_, plan_, std::move(own),
+                                                          static_cast<int64_t>(samples_.size()), eopt);
+    return *evaluator_;
   }
 
-  auto on_round = [&](const CollapseState& s, size_t first_new) {
-    std::vector<io::CandidateRow> rows;
+  // After every round: progress lines, this rank's phases, and (rank 0) state + profile.
+  void on_round(const CollapseState& s, size_t first_new) {
     if (first_new < s.records.size()) {
-      phases.add("candidate", evaluator.last_compute().start, evaluator.last_compute().end);
-      phases.add("reduce", evaluator.last_reduce().start, evaluator.last_reduce().end);
-      const bool any_accepted = std::any_of(s.records.begin() + static_cast<long>(first_new), s.records.end(),
-                                            [](const CandidateRecord& r) { return r.accepted; });
-      if (any_accepted) phases.add("apply", evaluator.last_apply().start, evaluator.last_apply().end);
+      phases_.add("candidate", evaluator_->last_compute().start, evaluator_->last_compute().end);
+      phases_.add("reduce", evaluator_->last_reduce().start, evaluator_->last_reduce().end);
+      if (std::any_of(s.records.begin() + static_cast<long>(first_new), s.records.end(),
+                      [](const CandidateRecord& r) { return r.accepted; }))
+        phases_.add("apply", evaluator_->last_apply().start, evaluator_->last_apply().end);
     }
+    std::vector<io::CandidateRow> rows;
     for (size_t i = first_new; i < s.records.size(); ++i) {
       const auto& r = s.records[i];
       const auto& o = r.outcome;
-      if (rank == 0 && !r.discarded && !opt.quiet) print_candidate(r, params, evaluator.num_layers(), wall_seconds() - t_start);
+      if (rank_ == 0 && !r.discarded && !opt_.quiet)
+        print_candidate(r, params_, evaluator_->num_layers(), wall_seconds() - t_start_);
       rows.push_back({s.rounds - 1, r.group, r.candidate.base, r.candidate.followers, r.original_layers.front(),
-                      r.original_layers.back(), o.similarity, r.accepted, r.discarded, o.t_merge, o.t_forward, o.t_reduce});
+                      r.original_layers.back(), o.similarity, r.accepted, r.discarded, o.t_merge, o.t_forward,
+                      o.t_reduce});
     }
-    auto phase_rows = phases.gather(world);
-    if (rank == 0) {
-      const double ts = wall_seconds();
-      save_state(out_dir, cfg, fingerprint, s);
-      profile->add_candidates(rows);
-      profile->add_phases(phase_rows);
-      profile->flush();
-      phases.add("save", ts, wall_seconds());
+    auto phase_rows = phases_.gather(world_);
+    if (rank_ == 0) {
+      const double t0 = wall_seconds();
+      save_state(out_dir_, cfg_, fingerprint_, s);
+      profile_->add_candidates(rows);
+      profile_->add_phases(phase_rows);
+      profile_->flush();
+      phases_.add("save", t0, wall_seconds());
     }
-    inject_fault(rank, s.rounds - 1);
-  };
-  if (!state.finished) run_collapse(params, evaluator, state, on_round);
-
-  // Final outputs: memory of every rank, the checkpoint and report from rank 0.
-  std::vector<double> mem = world.gatherv(std::vector<double>{double(rank), double(peak_rss_bytes())}, 0);
-  auto last_phases = phases.gather(world);
-  if (rank == 0) {
-    t0 = wall_seconds();
-    state.finished = true;
-    save_state(out_dir, cfg, fingerprint, state);
-    write_pruned_checkpoint(cfg, mc, weights, state, spec, out_dir);
-    const auto layer_map = model.table().layer_map();
-    io::write_file_atomic(out_dir + "/laco_report.json",
-                          make_report(cfg, mc.num_hidden_layers, state, layer_map, wall_seconds() - t_start).dump(2) + "\n");
-    std::vector<io::MemoryRow> mrows;
-    for (size_t i = 0; i + 1 < mem.size(); i += 2)
-      mrows.push_back({static_cast<int32_t>(mem[i]), static_cast<int64_t>(mem[i + 1]), 0});
-    last_phases.push_back({0, "save", t0 - t_start, wall_seconds() - t_start, 0});
-    profile->add_phases(last_phases);
-    profile->set_memory(mrows);
-    profile->set_layer_map(layer_map);
-    profile->close();
-    print_summary(mc, state, static_cast<int64_t>(layer_map.size()), out_dir, wall_seconds() - t_start);
+    inject_fault(rank_, s.rounds - 1);
   }
-  world.barrier();
-  // [eval]: original vs pruned, once the checkpoint is complete on disk.
-  if (cfg.eval.present && !cfg.eval.tasks.empty()) return eval::run_eval_section(cfg, world);
-  return kExitOk;
+
+  // Every rank's peak memory to rank 0, which writes the checkpoint, report and summary.
+  void finish(CollapseState& state) {
+    std::vector<double> mem = world_.gatherv(std::vector<double>{double(rank_), double(peak_rss_bytes())}, 0);
+    auto last_phases = phases_.gather(world_);
+    if (rank_ != 0) return;
+    const double t0 = wall_seconds();
+    state.finished = true;
+    save_state(out_dir_, cfg_, fingerprint_, state);
+    write_pruned_checkpoint(cfg_, mc_, weights_, state, spec_, out_dir_);
+    const auto layer_map = model_->table().layer_map();
+    const auto report = make_report(cfg_, mc_.num_hidden_layers, state, layer_map, wall_seconds() - t_start_);
+    io::write_file_atomic(out_dir_ + "/laco_report.json", report.dump(2) + "\n");
+    std::vector<io::MemoryRow> memory;
+    for (size_t i = 0; i + 1 < mem.size(); i += 2)
+      memory.push_back({static_cast<int32_t>(mem[i]), static_cast<int64_t>(mem[i + 1]), 0});
+    last_phases.push_back({0, "save", t0 - t_start_, wall_seconds() - t_start_, 0});
+    profile_->add_phases(last_phases);
+    profile_->set_memory(memory);
+    profile_->set_layer_map(layer_map);
+    profile_->close();
+    print_summary(mc_, state, static_cast<int64_t>(layer_map.size()), out_dir_, wall_seconds() - t_start_);
+  }
+
+  const RunConfig& cfg_;
+  const PruneOptions& opt_;
+  dist::Communicator& world_;
+  const int rank_;
+  const double t_start_;
+  PhaseLog phases_;
+  model::ModelConfig mc_;
+  MergeSpec spec_;
+  Representation rep_ = Representation::kFlat;
+  c10::ScalarType dtype_ = at::kFloat;
+  c10::Device device_ = c10::Device(c10::kCPU);
+  dist::Plan plan_;
+  CollapseParams params_;
+  std::string out_dir_;
+  std::vector<std::vector<int64_t>> samples_;
+  nlohmann::json fingerprint_;
+  std::unique_ptr<io::ProfileWriter> profile_;
+  io::WeightSource weights_;
+  std::unique_ptr<model::Transformer> model_;
+  std::unique_ptr<dist::ReplicaEvaluator> evaluator_;
+};
+
+}  // namespace
+
+int run_prune(const RunConfig& cfg, const PruneOptions& opt, dist::Communicator& world) {
+  return PruneRun(cfg, opt, world).run();
 }
 
 }  // namespace laco::prune
