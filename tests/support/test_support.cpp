@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -62,6 +63,8 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
   std::vector<std::string> argv = prefix;
   argv.push_back(laco_bin());
   argv.insert(argv.end(), args.begin(), args.end());
+  std::fflush(stdout);  // a forked child would otherwise re-emit buffered output
+  std::fflush(stderr);
   pid_t pid = fork();
   if (pid == 0) {
     if (!freopen((io.file("out")).c_str(), "w", stdout) ||

@@ -1,0 +1,58 @@
+// Model-level bad input through `laco_dist inspect`: each case copies stories260K-hf into
+// a temp dir, breaks config.json, and expects exit 2 with one stderr line naming the file
+// and the item (key or tensor) — never a crash.
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace laco::test {
+namespace {
+
+using nlohmann::json;
+
+struct Case {
+  const char* what;
+  std::function<void(json&)> edit;
+  std::vector<std::string> expect;  // substrings of the error line
+};
+
+TEST(InspectModelErrors, EachBrokenConfigExitsTwoNamingTheItem) {
+  LACO_REQUIRE_ASSET("models/stories260K-hf");
+  const std::string src = asset("models/stories260K-hf");
+  const json good = json::parse(read_file(src + "/config.json"));
+  std::vector<Case> cases = {
+      {"missing key", [](json& j) { j.erase("hidden_size"); }, {"config.json", "'hidden_size'"}},
+      {"wrong type", [](json& j) { j["num_attention_heads"] = "8"; }, {"config.json", "'num_attention_heads'", "integer"}},
+      {"unsupported model_type", [](json& j) { j["model_type"] = "gpt_neox"; }, {"gpt_neox", "llama, mistral, qwen2"}},
+      {"wrong shape", [](json& j) { j["intermediate_size"] = 160; },
+       {"model.safetensors", "'model.layers.0.mlp.gate_proj.weight'", "[172, 64]", "expected [160, 64]"}},
+      {"missing tensor", [](json& j) { j["num_hidden_layers"] = 6; }, {"'model.layers.5.", "missing"}},
+      {"unexpected tensor", [](json& j) { j["num_hidden_layers"] = 4; }, {"'model.layers.4.", "not part of"}},
+  };
+  for (const auto& c : cases) {
+    TempDir dir;
+    std::filesystem::copy_file(src + "/model.safetensors", dir.file("model.safetensors"));
+    json j = good;
+    c.edit(j);
+    write_file(dir.file("config.json"), j.dump());
+    CliResult r = run_cli({"inspect", dir.path()});
+    EXPECT_EQ(r.exit_code, 2) << c.what << ": " << r.err;
+    EXPECT_EQ(r.signal, 0) << c.what;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.what << ": " << r.err;
+    for (const auto& e : c.expect) EXPECT_NE(r.err.find(e), std::string::npos) << c.what << ": missing '" << e << "' in " << r.err;
+  }
+  TempDir empty;
+  CliResult r = run_cli({"inspect", empty.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not a model directory"), std::string::npos) << r.err;
+  write_file(empty.file("config.json"), "{not json");
+  r = run_cli({"inspect", empty.path()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace laco::test
