@@ -113,53 +113,44 @@ void expect_same_bytes(const std::string& ref_dir, const std::string& dir, const
   EXPECT_TRUE(a == b) << what << ": " << file << " differs";
 }
 
-class DeterminismAcrossRanks : public Determinism, public ::testing::WithParamInterface<int> {};
-
-// The single-rank reference is itself sane: it ran, accepted and rejected something.
-TEST_F(Determinism, SingleRankReferenceIsMeaningful) {
+// One test, so that ctest (which starts a process per test) makes the single-rank
+// reference once: -n 1 is checked to be meaningful, then -n 2, 3, 4 and -n 4 with W = 2
+// (candidates l and l-1 evaluated together, the partner of an accepted l discarded) must
+// reproduce it.
+TEST_F(Determinism, WorldSizesAndCandidateWidthGiveIdenticalResults) {
   LACO_REQUIRE_ASSET("models/kjv-16L");
   const auto& ref = run("n1", 1);
   ASSERT_EQ(ref.cli.exit_code, 0) << ref.cli.err;
   const json rep = read_json(ref.dir + "/laco_report.json");
   int accepted = 0, rejected = 0;
   for (const auto& c : rep.at("candidates")) (c.at("accepted").get<bool>() ? accepted : rejected)++;
-  EXPECT_GT(accepted, 0) << "the comparison needs a checkpoint that differs from the input";
+  ASSERT_GT(accepted, 0) << "the comparison needs a checkpoint that differs from the input";
   EXPECT_GT(rejected, 0);
-  EXPECT_LT(rep.at("final_layers").get<int>(), rep.at("original_layers").get<int>());
-}
 
-TEST_P(DeterminismAcrossRanks, SameCandidatesAndCheckpointAsOneRank) {
-  LACO_REQUIRE_ASSET("models/kjv-16L");
-  const int n = GetParam();
-  const auto& ref = run("n1", 1);
-  ASSERT_EQ(ref.cli.exit_code, 0) << ref.cli.err;
-  const auto& r = run("n" + std::to_string(n), n);
-  ASSERT_EQ(r.cli.exit_code, 0) << r.cli.err;
-  const std::string what = "-n " + std::to_string(n) + " vs -n 1";
-  expect_same_report(ref.dir, r.dir, what);
-  expect_same_bytes(ref.dir, r.dir, "model.safetensors", what);
-  expect_same_bytes(ref.dir, r.dir, "config.json", what);
-}
-
-INSTANTIATE_TEST_SUITE_P(WorldSizes, DeterminismAcrossRanks, ::testing::Values(2, 3, 4),
-                         [](const ::testing::TestParamInfo<int>& p) { return "n" + std::to_string(p.param); });
-
-// W = 2 on 4 ranks: candidates l and l-1 are evaluated together; a speculative candidate
-// discarded after an earlier acceptance must not change anything.
-TEST_F(Determinism, TwoCandidateGroupsOnFourRanks) {
-  LACO_REQUIRE_ASSET("models/kjv-16L");
-  const auto& ref = run("n1", 1);
-  ASSERT_EQ(ref.cli.exit_code, 0) << ref.cli.err;
-  const auto& r = run("n4w2", 4, {"--set", "parallel.candidate_width=2"});
-  ASSERT_EQ(r.cli.exit_code, 0) << r.cli.err;
-  expect_same_report(ref.dir, r.dir, "-n 4 W=2 vs -n 1");
-  expect_same_bytes(ref.dir, r.dir, "model.safetensors", "-n 4 W=2 vs -n 1");
-  expect_same_bytes(ref.dir, r.dir, "config.json", "-n 4 W=2 vs -n 1");
-  // The state records the speculative work: some candidate was evaluated and discarded.
-  const json state = read_json(r.dir + "/laco_state.json");
-  int discarded = 0;
-  for (const auto& rec : state.at("records")) discarded += rec.at("_discarded").get<bool>();
-  EXPECT_GT(discarded, 0) << "W=2 should discard the partner of every accepted candidate";
+  struct Case {
+    std::string name;
+    int ranks;
+    std::vector<std::string> extra;
+  };
+  const std::vector<Case> cases = {{"n2", 2, {}}, {"n3", 3, {}}, {"n4", 4, {}},
+                                   {"n4w2", 4, {"--set", "parallel.candidate_width=2"}}};
+  for (const auto& c : cases) {
+    const std::string what = c.name + " vs n1";
+    const auto& r = run(c.name, c.ranks, c.extra);
+    EXPECT_EQ(r.cli.exit_code, 0) << what << "\n" << r.cli.err;
+    if (r.cli.exit_code != 0) continue;
+    expect_same_report(ref.dir, r.dir, what);
+    expect_same_bytes(ref.dir, r.dir, "model.safetensors", what);
+    expect_same_bytes(ref.dir, r.dir, "config.json", what);
+  }
+  // W = 2 really ran speculatively: the state records discarded candidates.
+  const auto& w2 = run("n4w2", 4);
+  if (laco::test::exists(w2.dir + "/laco_state.json")) {
+    int discarded = 0;
+    for (const auto& rec : read_json(w2.dir + "/laco_state.json").at("records"))
+      discarded += rec.at("_discarded").get<bool>();
+    EXPECT_GT(discarded, 0) << "W=2 should discard the partner of every accepted candidate";
+  }
 }
 
 }  // namespace

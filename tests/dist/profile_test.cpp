@@ -105,63 +105,38 @@ uint64_t bits(double v) {
   return b;
 }
 
-// One 2-rank prune shared by the suite.
-class Profile : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = std::make_unique<laco::test::TempDir>();
-    std::vector<std::string> prefix = {"timeout", "-k", "10", "180"};
-    const auto mpi = laco::test::mpirun_prefix(2);
-    prefix.insert(prefix.end(), mpi.begin(), mpi.end());
-    result_ = laco::test::run_cli({"prune", quickstart_config(), "--set", "output.dir=" + out(), "--set",
-                                   "model.threads=1", "--set", "calibration.samples=8", "--set",
-                                   "calibration.max_tokens=32", "--set", "calibration.batch_size=2", "--quiet"},
-                                  prefix);
-  }
-  static void TearDownTestSuite() { dir_.reset(); }
-  static std::string out() { return dir_->file("out"); }
-  static std::string profile() { return out() + "/profile.h5"; }
-
-  void SetUp() override {
-    if (!laco::test::exists(laco::test::asset("models/kjv-16L"))) GTEST_SKIP() << "asset models/kjv-16L absent";
-    ASSERT_EQ(result_.exit_code, 0) << result_.err;
-    report_ = json::parse(laco::test::read_file(out() + "/laco_report.json"));
-    file_ = H5Fopen(profile().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    ASSERT_GE(file_, 0) << "cannot open " << profile();
-  }
-  void TearDown() override {
-    if (file_ >= 0) H5Fclose(file_);
-  }
-
-  static std::unique_ptr<laco::test::TempDir> dir_;
-  static laco::test::CliResult result_;
-  json report_;
-  hid_t file_ = -1;
+// What the checks read: the prune's output directory, its report and the open profile.
+struct Run {
+  std::string out, profile;
+  json report;
+  hid_t file = -1;
 };
-std::unique_ptr<laco::test::TempDir> Profile::dir_;
-laco::test::CliResult Profile::result_;
 
-TEST_F(Profile, RootAttributesDescribeTheRun) {
+void check_root_attributes(const Run& run) {
+  const hid_t file = run.file;
+  const json& report = run.report;
   for (const char* name : {"laco_version", "config_toml", "model_path", "world_size", "candidate_width",
                            "hostnames", "started_at"})
-    EXPECT_GT(H5Aexists(file_, name), 0) << "root attribute " << name << " missing";
-  EXPECT_EQ(string_attribute(file_, "laco_version"), std::vector<std::string>{report_.at("laco_version").get<std::string>()});
-  EXPECT_EQ(string_attribute(file_, "model_path"), std::vector<std::string>{report_.at("model").get<std::string>()});
-  const auto toml = string_attribute(file_, "config_toml");
+    EXPECT_GT(H5Aexists(file, name), 0) << "root attribute " << name << " missing";
+  EXPECT_EQ(string_attribute(file, "laco_version"), std::vector<std::string>{report.at("laco_version").get<std::string>()});
+  EXPECT_EQ(string_attribute(file, "model_path"), std::vector<std::string>{report.at("model").get<std::string>()});
+  const auto toml = string_attribute(file, "config_toml");
   ASSERT_EQ(toml.size(), 1u);
   EXPECT_NE(toml[0].find("threshold"), std::string::npos) << toml[0];
-  EXPECT_NE(toml[0].find(out()), std::string::npos) << "effective config (with --set output.dir)";
-  EXPECT_EQ(int_attribute(file_, "world_size"), 2);
-  EXPECT_EQ(int_attribute(file_, "candidate_width"), 2) << "W = 0 means the world size";
-  const auto hosts = string_attribute(file_, "hostnames");
+  EXPECT_NE(toml[0].find(run.out), std::string::npos) << "effective config (with --set output.dir)";
+  EXPECT_EQ(int_attribute(file, "world_size"), 2);
+  EXPECT_EQ(int_attribute(file, "candidate_width"), 2) << "W = 0 means the world size";
+  const auto hosts = string_attribute(file, "hostnames");
   EXPECT_EQ(hosts.size(), 2u) << "one hostname per rank";
   for (const auto& h : hosts) EXPECT_FALSE(h.empty());
-  const auto started = string_attribute(file_, "started_at");
+  const auto started = string_attribute(file, "started_at");
   ASSERT_EQ(started.size(), 1u);
   EXPECT_GE(started[0].size(), 19u) << "ISO 8601 time, got '" << started[0] << "'";
 }
 
-TEST_F(Profile, CandidateRowsNotDiscardedAreTheReportCandidates) {
+void check_candidates(const Run& run) {
+  const hid_t file = run.file;
+  const json& report = run.report;
   using R = CandidateRow;
   H5Id t(H5Tcreate(H5T_COMPOUND, sizeof(R)), H5Tclose);
   H5Tinsert(t, "step", HOFFSET(R, step), H5T_NATIVE_INT64);
@@ -173,7 +148,7 @@ TEST_F(Profile, CandidateRowsNotDiscardedAreTheReportCandidates) {
   H5Tinsert(t, "similarity", HOFFSET(R, similarity), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "accepted", HOFFSET(R, accepted), H5T_NATIVE_UINT8);
   H5Tinsert(t, "discarded", HOFFSET(R, discarded), H5T_NATIVE_UINT8);
-  const auto rows = read_table<R>(file_, "candidates", t);
+  const auto rows = read_table<R>(file, "candidates", t);
   std::vector<R> kept;
   size_t discarded = 0;
   for (const auto& r : rows) {
@@ -185,7 +160,7 @@ TEST_F(Profile, CandidateRowsNotDiscardedAreTheReportCandidates) {
     }
     EXPECT_TRUE(r.group == 0 || r.group == 1) << r.group;
   }
-  const auto& cands = report_.at("candidates");
+  const auto& cands = report.at("candidates");
   ASSERT_EQ(kept.size(), cands.size());
   EXPECT_GT(discarded, 0u) << "W = 2: every accepted l discards its l-1 partner";
   for (size_t i = 0; i < kept.size(); ++i) {
@@ -202,7 +177,8 @@ TEST_F(Profile, CandidateRowsNotDiscardedAreTheReportCandidates) {
   }
 }
 
-TEST_F(Profile, PhasesCoverBothRanks) {
+void check_phases(const Run& run) {
+  const hid_t file = run.file;
   using R = PhaseRow;
   H5Id str(vlen_string(), H5Tclose);
   H5Id t(H5Tcreate(H5T_COMPOUND, sizeof(R)), H5Tclose);
@@ -210,7 +186,7 @@ TEST_F(Profile, PhasesCoverBothRanks) {
   H5Tinsert(t, "phase", HOFFSET(R, phase), str);
   H5Tinsert(t, "t_start", HOFFSET(R, t_start), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "t_end", HOFFSET(R, t_end), H5T_NATIVE_DOUBLE);
-  auto rows = read_table<R>(file_, "phases", t);
+  auto rows = read_table<R>(file, "phases", t);
   const std::set<std::string> known = {"load", "tokenize", "reference", "cache", "candidate", "reduce", "apply", "save"};
   std::set<std::pair<int, std::string>> seen;
   for (const auto& r : rows) {
@@ -231,12 +207,13 @@ TEST_F(Profile, PhasesCoverBothRanks) {
   EXPECT_TRUE(seen.count({0, "save"}));
 }
 
-TEST_F(Profile, MemoryHasOneRowPerRank) {
+void check_memory(const Run& run) {
+  const hid_t file = run.file;
   using R = MemoryRow;
   H5Id t(H5Tcreate(H5T_COMPOUND, sizeof(R)), H5Tclose);
   H5Tinsert(t, "rank", HOFFSET(R, rank), H5T_NATIVE_INT32);
   H5Tinsert(t, "peak_rss_bytes", HOFFSET(R, peak_rss_bytes), H5T_NATIVE_INT64);
-  const auto rows = read_table<R>(file_, "memory", t);
+  const auto rows = read_table<R>(file, "memory", t);
   ASSERT_EQ(rows.size(), 2u);
   std::set<int> ranks;
   for (const auto& r : rows) {
@@ -246,28 +223,31 @@ TEST_F(Profile, MemoryHasOneRowPerRank) {
   EXPECT_EQ(ranks, (std::set<int>{0, 1}));
 }
 
-TEST_F(Profile, LayerMapEqualsTheReport) {
+void check_layer_map(const Run& run) {
+  const hid_t file = run.file;
+  const json& report = run.report;
   using R = LayerMapRow;
   H5Id t(H5Tcreate(H5T_COMPOUND, sizeof(R)), H5Tclose);
   H5Tinsert(t, "new_layer", HOFFSET(R, new_layer), H5T_NATIVE_INT64);
   H5Tinsert(t, "orig_layer", HOFFSET(R, orig_layer), H5T_NATIVE_INT64);
-  const auto rows = read_table<R>(file_, "layer_map", t);
+  const auto rows = read_table<R>(file, "layer_map", t);
   std::vector<std::vector<int64_t>> map;
   for (const auto& r : rows) {
     ASSERT_GE(r.new_layer, 0);
     if (static_cast<size_t>(r.new_layer) >= map.size()) map.resize(static_cast<size_t>(r.new_layer) + 1);
     map[static_cast<size_t>(r.new_layer)].push_back(r.orig_layer);
   }
-  EXPECT_EQ(map, report_.at("layer_map").get<std::vector<std::vector<int64_t>>>());
+  EXPECT_EQ(map, report.at("layer_map").get<std::vector<std::vector<int64_t>>>());
   EXPECT_LT(map.size(), 16u) << "the quickstart prune removes layers";
 }
 
-TEST_F(Profile, ReportCommandPrintsTableAndWritesSvg) {
-  const std::string svg = out() + "/profile.svg";
-  const auto r = laco::test::run_cli({"report", profile()});
+void check_report_command(const Run& run) {
+  const json& report = run.report;
+  const std::string svg = run.out + "/profile.svg";
+  const auto r = laco::test::run_cli({"report", run.profile});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("candidates"), std::string::npos) << r.out;
-  for (const auto& c : report_.at("candidates")) {
+  for (const auto& c : report.at("candidates")) {
     if (c.at("similarity").is_null()) continue;
     const std::string sim = fmt::format("{:.6f}", c.at("similarity").get<double>());
     EXPECT_NE(r.out.find(sim), std::string::npos) << "candidate similarity " << sim << " not in\n" << r.out;
@@ -277,6 +257,49 @@ TEST_F(Profile, ReportCommandPrintsTableAndWritesSvg) {
   const std::string text = laco::test::read_file(svg);
   EXPECT_NE(text.find("<svg"), std::string::npos);
   EXPECT_NE(text.find("</svg>"), std::string::npos);
+}
+
+// One test, so that ctest (a process per test) runs the 2-rank prune once.
+TEST(Profile, TwoRankPruneProfileMatchesReportAndRenders) {
+  LACO_REQUIRE_ASSET("models/kjv-16L");
+  laco::test::TempDir dir;
+  Run run;
+  run.out = dir.file("out");
+  run.profile = run.out + "/profile.h5";
+  std::vector<std::string> prefix = {"timeout", "-k", "10", "180"};
+  const auto mpi = laco::test::mpirun_prefix(2);
+  prefix.insert(prefix.end(), mpi.begin(), mpi.end());
+  const auto result = laco::test::run_cli({"prune", quickstart_config(), "--set", "output.dir=" + run.out, "--set",
+                                           "model.threads=1", "--set", "calibration.samples=8", "--set",
+                                           "calibration.max_tokens=32", "--set", "calibration.batch_size=2", "--quiet"},
+                                          prefix);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  run.report = json::parse(laco::test::read_file(run.out + "/laco_report.json"));
+  run.file = H5Fopen(run.profile.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  ASSERT_GE(run.file, 0) << "cannot open " << run.profile;
+  {
+    SCOPED_TRACE("root attributes");
+    check_root_attributes(run);
+  }
+  {
+    SCOPED_TRACE("/candidates");
+    check_candidates(run);
+  }
+  {
+    SCOPED_TRACE("/phases");
+    check_phases(run);
+  }
+  {
+    SCOPED_TRACE("/memory");
+    check_memory(run);
+  }
+  {
+    SCOPED_TRACE("/layer_map");
+    check_layer_map(run);
+  }
+  H5Fclose(run.file);
+  SCOPED_TRACE("laco_dist report");
+  check_report_command(run);
 }
 
 }  // namespace

@@ -106,10 +106,10 @@ have_header() {  # have_header HEADER [extra include dirs...]
   local h="$1" flags=()
   shift
   for d in "$@"; do flags+=(-I"$d"); done
-  echo "#include <$h>" | c++ -std=c++17 -E -x c++ - "${flags[@]}" >/dev/null 2>&1
+  printf '#define PCRE2_CODE_UNIT_WIDTH 8\n#include <%s>\n' "$h" | c++ -std=c++17 -E -x c++ - "${flags[@]}" >/dev/null 2>&1
 }
 declare -A needs=(
-  [mpi.h]=libopenmpi-dev [hdf5.h]=libhdf5-dev [toml++/toml.hpp]=libtomlplusplus-dev
+  [mpi.h]=libopenmpi-dev [hdf5.h]=libhdf5-dev [toml++/toml.h]=libtomlplusplus-dev
   [spdlog/spdlog.h]=libspdlog-dev [fmt/format.h]=libfmt-dev [nlohmann/json.hpp]=nlohmann-json3-dev
   [pcre2.h]=libpcre2-dev [unicode/uchar.h]=libicu-dev [gtest/gtest.h]=libgtest-dev
 )
@@ -162,6 +162,9 @@ if (( ${#missing[@]} > 0 )); then
                  -DHDF5_CXX_LIBRARY_hdf5_cpp="$libdir/hdf5/serial/libhdf5_cpp.so")
   fi
   cmake_args+=(-DICU_ROOT="$usr")
+  # -I (searched before every -isystem): the unpacked spdlog must see its own fmt, not the
+  # newer fmt that PyTorch ships in torch/include.
+  cmake_args+=(-DCMAKE_CXX_FLAGS="-I$usr/include")
   export PKG_CONFIG_PATH="$libdir/pkgconfig:$usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
   export PKG_CONFIG_SYSROOT_DIR="$root"
   export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$libdir:$libdir/hdf5/serial:$libdir/openmpi/lib"

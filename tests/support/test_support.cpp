@@ -13,9 +13,22 @@
 
 namespace laco::test {
 
+namespace {
+// Environment every test process (and the laco_dist / mpirun it starts) runs with, unless
+// the caller set the variables: root-safe, oversubscribable Open MPI, one BLAS thread.
+const bool kEnvironmentDefaults = [] {
+  setenv("LACO_ASSETS", LACO_TEST_ASSETS_DEFAULT, 0);
+  setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+  setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+  setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
+  setenv("OPENBLAS_NUM_THREADS", "1", 0);
+  return true;
+}();
+}  // namespace
+
 std::string assets_dir() {
   const char* env = std::getenv("LACO_ASSETS");
-  std::string dir = env && *env ? env : "../shared";
+  std::string dir = env && *env ? env : LACO_TEST_ASSETS_DEFAULT;
   return std::filesystem::absolute(dir).lexically_normal().string();
 }
 
@@ -52,9 +65,14 @@ std::string read_file(const std::string& path) {
 }
 
 namespace {
+// $LACO_BIN, else the laco_dist built next to the tests (build/laco_dist), else PATH.
 std::string laco_bin() {
   const char* env = std::getenv("LACO_BIN");
-  return env && *env ? env : "laco_dist";
+  if (env && *env) return env;
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const auto sibling = self.parent_path().parent_path() / "laco_dist";
+  return !ec && std::filesystem::exists(sibling) ? sibling.string() : "laco_dist";
 }
 }  // namespace
 
