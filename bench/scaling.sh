@@ -63,7 +63,7 @@ busy() {
 }
 
 echo "laco_dist scaling: kjv-16L, C=2, T=0.99, 32 samples x 64 tokens, model.threads=1"
-echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
+echo "machine: $(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
 t1="$(run 1 1)"
 t2="$(run 2 2)"
 read -r n1 a1 <<<"$(candidates "$scratch/n1")"

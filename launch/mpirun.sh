@@ -28,7 +28,7 @@ if [[ ! -x "$bin" ]]; then
 fi
 command -v mpirun >/dev/null || { echo "$0: mpirun not found on PATH (install Open MPI)" >&2; exit 2; }
 
-cores="$(nproc)"
+cores="$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)"  # nproc obeys OMP_NUM_THREADS
 args=(--bind-to none -n "$ranks")
 if (( ranks > cores )); then
   args+=(--oversubscribe)

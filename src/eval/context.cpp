@@ -37,6 +37,16 @@ Range owned_items(const std::vector<int64_t>& unit_bounds, int rank, int size) {
   return {unit_bounds[static_cast<size_t>(u.begin)], unit_bounds[static_cast<size_t>(u.end)]};
 }
 
+void raise_input_error_if_any(dist::Communicator& comm, const std::string& error) {
+  // max of (size - rank) over failing ranks identifies the lowest failing rank.
+  const int64_t mark = error.empty() ? 0 : comm.size() - comm.rank();
+  const int64_t top = comm.allreduce<int64_t>(mark, dist::ReduceOp::kMax);
+  if (top == 0) return;
+  std::string message = error;
+  comm.broadcast(message, static_cast<int>(comm.size() - top));
+  throw InputError(message);
+}
+
 std::vector<double> gather_in_order(dist::Communicator& comm, const std::vector<double>& mine) {
   return comm.gatherv(mine, 0);
 }

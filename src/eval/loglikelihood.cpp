@@ -24,15 +24,15 @@ Row make_row(const TokenRequest& r, int64_t max_length) {
   LACO_INPUT_CHECK(!r.context.empty() && !r.continuation.empty(),
                    "scoring: empty context ({} ids) or continuation ({} ids)", r.context.size(),
                    r.continuation.size());
-  LACO_INPUT_CHECK(static_cast<int64_t>(r.continuation.size()) <= max_length,
-                   "scoring: a continuation of {} tokens is longer than max_length {}",
-                   r.continuation.size(), max_length);
   std::vector<int64_t> whole = r.context;
   whole.insert(whole.end(), r.continuation.begin(), r.continuation.end());
   const size_t keep = std::min(whole.size(), static_cast<size_t>(max_length + 1));
   Row row;
   row.input.assign(whole.end() - static_cast<std::ptrdiff_t>(keep), whole.end() - 1);
-  row.targets = r.continuation;
+  // A continuation longer than the row is scored on its last max_length tokens (the
+  // harness asserts instead); those are exactly the row's predicted positions.
+  const size_t scored = std::min(r.continuation.size(), static_cast<size_t>(max_length));
+  row.targets.assign(r.continuation.end() - static_cast<std::ptrdiff_t>(scored), r.continuation.end());
   return row;
 }
 

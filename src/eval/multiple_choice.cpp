@@ -21,19 +21,25 @@ std::vector<std::vector<double>> score_multiple_choice(const EvalContext& ctx,
   std::vector<double> mine;
   // Unit by unit, so every forward batch is the same whatever the number of ranks.
   const Range owned = owned_items(units, ctx.comm.rank(), ctx.comm.size());
-  for (size_t u = 0; u + 1 < units.size(); ++u) {
-    if (units[u] < owned.begin || units[u] >= owned.end) continue;
-    std::vector<TokenRequest> requests;
-    for (int64_t i = units[u]; i < units[u + 1]; ++i) {
-      const MultipleChoiceItem& item = items[static_cast<size_t>(i)];
-      for (size_t o = 0; o < item.num_options(); ++o) {
-        requests.push_back(encode_pair(ctx.tokenizer, item.contexts[o], item.continuations[o]));
+  std::string error;  // bad input met by this rank alone is raised on every rank
+  try {
+    for (size_t u = 0; u + 1 < units.size(); ++u) {
+      if (units[u] < owned.begin || units[u] >= owned.end) continue;
+      std::vector<TokenRequest> requests;
+      for (int64_t i = units[u]; i < units[u + 1]; ++i) {
+        const MultipleChoiceItem& item = items[static_cast<size_t>(i)];
+        for (size_t o = 0; o < item.num_options(); ++o) {
+          requests.push_back(encode_pair(ctx.tokenizer, item.contexts[o], item.continuations[o]));
+        }
+      }
+      for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length)) {
+        mine.push_back(r.loglik);
       }
     }
-    for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length)) {
-      mine.push_back(r.loglik);
-    }
+  } catch (const InputError& e) {
+    error = e.what();
   }
+  raise_input_error_if_any(ctx.comm, error);
   const std::vector<double> all = gather_in_order(ctx.comm, mine);
   std::vector<std::vector<double>> out;
   if (ctx.comm.rank() != 0) return out;
@@ -79,18 +85,24 @@ std::vector<MetricValue> run_lambada(const EvalContext& ctx, const std::vector<L
   const std::vector<int64_t> units = group_by_cost(costs, ctx.batch_size);
   const Range owned = owned_items(units, ctx.comm.rank(), ctx.comm.size());
   std::vector<double> mine;  // (loglik, is_greedy) per item
-  for (size_t u = 0; u + 1 < units.size(); ++u) {
-    if (units[u] < owned.begin || units[u] >= owned.end) continue;
-    std::vector<TokenRequest> requests;
-    for (int64_t i = units[u]; i < units[u + 1]; ++i) {
-      const LastWordItem& item = items[static_cast<size_t>(i)];
-      requests.push_back(encode_pair(ctx.tokenizer, item.context, item.continuation));
+  std::string error;
+  try {
+    for (size_t u = 0; u + 1 < units.size(); ++u) {
+      if (units[u] < owned.begin || units[u] >= owned.end) continue;
+      std::vector<TokenRequest> requests;
+      for (int64_t i = units[u]; i < units[u + 1]; ++i) {
+        const LastWordItem& item = items[static_cast<size_t>(i)];
+        requests.push_back(encode_pair(ctx.tokenizer, item.context, item.continuation));
+      }
+      for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length)) {
+        mine.push_back(r.loglik);
+        mine.push_back(r.is_greedy ? 1.0 : 0.0);
+      }
     }
-    for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length)) {
-      mine.push_back(r.loglik);
-      mine.push_back(r.is_greedy ? 1.0 : 0.0);
-    }
+  } catch (const InputError& e) {
+    error = e.what();
   }
+  raise_input_error_if_any(ctx.comm, error);
   const std::vector<double> all = gather_in_order(ctx.comm, mine);
   if (ctx.comm.rank() != 0) return {};
   LACO_CHECK(all.size() == 2 * items.size(), "gathered {} values for {} items", all.size(),

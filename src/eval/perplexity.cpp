@@ -35,11 +35,17 @@ PerplexityCounts score_document(const EvalContext& ctx, const std::string& doc) 
 PerplexityCounts score_documents(const EvalContext& ctx, const std::vector<std::string>& docs) {
   const Range mine = shard_range(static_cast<int64_t>(docs.size()), ctx.comm.rank(), ctx.comm.size());
   std::vector<double> values;  // (loglik, tokens, words, bytes) per document
-  for (int64_t i = mine.begin; i < mine.end; ++i) {
-    const PerplexityCounts c = score_document(ctx, docs[static_cast<size_t>(i)]);
-    values.insert(values.end(), {c.sum_loglik, static_cast<double>(c.tokens),
-                                 static_cast<double>(c.words), static_cast<double>(c.bytes)});
+  std::string error;  // bad input met by this rank alone is raised on every rank
+  try {
+    for (int64_t i = mine.begin; i < mine.end; ++i) {
+      const PerplexityCounts c = score_document(ctx, docs[static_cast<size_t>(i)]);
+      values.insert(values.end(), {c.sum_loglik, static_cast<double>(c.tokens),
+                                   static_cast<double>(c.words), static_cast<double>(c.bytes)});
+    }
+  } catch (const InputError& e) {
+    error = e.what();
   }
+  raise_input_error_if_any(ctx.comm, error);
   const std::vector<double> all = gather_in_order(ctx.comm, values);
   PerplexityCounts total;
   if (ctx.comm.rank() != 0) return total;

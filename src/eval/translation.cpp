@@ -39,19 +39,25 @@ std::vector<std::string> translate(const EvalContext& ctx, const TranslationSet&
       group_by_cost(std::vector<int64_t>(set.items.size(), 1), ctx.batch_size);
   const Range owned = owned_items(units, ctx.comm.rank(), ctx.comm.size());
   std::vector<std::string> mine;
-  for (size_t u = 0; u + 1 < units.size(); ++u) {
-    if (units[u] < owned.begin || units[u] >= owned.end) continue;
-    std::vector<std::vector<int64_t>> prompts;
-    for (int64_t i = units[u]; i < units[u + 1]; ++i) {
-      std::vector<int64_t> ids =
-          ctx.tokenizer.encode(translation_prompt(set, set.items[static_cast<size_t>(i)].source));
-      if (static_cast<int64_t>(ids.size()) > max_prompt) ids.erase(ids.begin(), ids.end() - max_prompt);
-      prompts.push_back(std::move(ids));
+  std::string error;  // bad input met by this rank alone is raised on every rank
+  try {
+    for (size_t u = 0; u + 1 < units.size(); ++u) {
+      if (units[u] < owned.begin || units[u] >= owned.end) continue;
+      std::vector<std::vector<int64_t>> prompts;
+      for (int64_t i = units[u]; i < units[u + 1]; ++i) {
+        std::vector<int64_t> ids =
+            ctx.tokenizer.encode(translation_prompt(set, set.items[static_cast<size_t>(i)].source));
+        if (static_cast<int64_t>(ids.size()) > max_prompt) ids.erase(ids.begin(), ids.end() - max_prompt);
+        prompts.push_back(std::move(ids));
+      }
+      for (const auto& out : model::greedy_generate(ctx.model, prompts, gen)) {
+        mine.push_back(cut_at_newline(ctx.tokenizer.decode(out, true)));
+      }
     }
-    for (const auto& out : model::greedy_generate(ctx.model, prompts, gen)) {
-      mine.push_back(cut_at_newline(ctx.tokenizer.decode(out, true)));
-    }
+  } catch (const InputError& e) {
+    error = e.what();
   }
+  raise_input_error_if_any(ctx.comm, error);
   return gather_strings(ctx.comm, mine);
 }
 

@@ -200,7 +200,8 @@ class PruneRun {
  private:
   // Rank 0 creates output.dir (after every rank validated it) and opens the profile.
   void open_run_files() {
-    world_.barrier();
+    const std::string host = host_name() + "\n";
+    const std::vector<char> hosts = world_.gatherv(std::vector<char>(host.begin(), host.end()), 0);
     if (rank_ != 0) return;
     io::prepare_output_dir(cfg_.output.dir, cfg_.model.path, true, "output.dir", true);
     const std::string path = cfg_.profile.file.empty() ? out_dir_ + "/profile.h5" : cfg_.profile.file;
@@ -208,6 +209,11 @@ class PruneRun {
       for (const std::string& f : {out_dir_ + "/laco_state.json", out_dir_ + "/laco_report.json", path}) fs::remove(f);
     io::RootAttributes root{LACO_VERSION, to_toml(cfg_), cfg_.model.path, world_.size(), plan_.candidate_width,
                             {}, iso_time_now()};
+    std::string name;
+    for (char c : hosts) {  // one host name per rank, in rank order
+      if (c != '\n') name += c;
+      else root.hostnames.push_back(std::exchange(name, {}));
+    }
     profile_ = std::make_unique<io::ProfileWriter>(io::ProfileWriter::open_or_create(path, root));
   }
 
@@ -247,7 +253,8 @@ class PruneRun {
       const auto& o = r.outcome;
       if (rank_ == 0 && !r.discarded && !opt_.quiet)
         print_candidate(r, params_, evaluator_->num_layers(), wall_seconds() - t_start_);
-      rows.push_back({s.rounds - 1, r.group, r.candidate.base, r.candidate.followers, r.original_layers.front(),
+      // `step` is the report's step (sequential loop position); -1 for discarded rows.
+      rows.push_back({r.step, r.group, r.candidate.base, r.candidate.followers, r.original_layers.front(),
                       r.original_layers.back(), o.similarity, r.accepted, r.discarded, o.t_merge, o.t_forward,
                       o.t_reduce});
     }

@@ -147,8 +147,8 @@ TEST_F(Determinism, WorldSizesAndCandidateWidthGiveIdenticalResults) {
   const auto& w2 = run("n4w2", 4);
   if (laco::test::exists(w2.dir + "/laco_state.json")) {
     int discarded = 0;
-    for (const auto& rec : read_json(w2.dir + "/laco_state.json").at("records"))
-      discarded += rec.at("_discarded").get<bool>();
+    const json state = read_json(w2.dir + "/laco_state.json");
+    for (const auto& rec : state.at("records")) discarded += rec.at("_discarded").get<bool>();
     EXPECT_GT(discarded, 0) << "W=2 should discard the partner of every accepted candidate";
   }
 }

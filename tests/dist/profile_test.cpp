@@ -106,13 +106,13 @@ uint64_t bits(double v) {
 }
 
 // What the checks read: the prune's output directory, its report and the open profile.
-struct Run {
+struct PruneRun {
   std::string out, profile;
   json report;
   hid_t file = -1;
 };
 
-void check_root_attributes(const Run& run) {
+void check_root_attributes(const PruneRun& run) {
   const hid_t file = run.file;
   const json& report = run.report;
   for (const char* name : {"laco_version", "config_toml", "model_path", "world_size", "candidate_width",
@@ -134,7 +134,7 @@ void check_root_attributes(const Run& run) {
   EXPECT_GE(started[0].size(), 19u) << "ISO 8601 time, got '" << started[0] << "'";
 }
 
-void check_candidates(const Run& run) {
+void check_candidates(const PruneRun& run) {
   const hid_t file = run.file;
   const json& report = run.report;
   using R = CandidateRow;
@@ -167,6 +167,7 @@ void check_candidates(const Run& run) {
     const auto& c = cands[i];
     const double sim = c.at("similarity").is_null() ? c.at("bound").get<double>() : c.at("similarity").get<double>();
     const auto orig = c.at("original_layers").get<std::vector<int64_t>>();
+    // /candidates.step is the report's step (discarded rows carry -1).
     EXPECT_EQ(kept[i].step, c.at("step").get<int64_t>()) << i;
     EXPECT_EQ(kept[i].base_layer, c.at("base_layer").get<int64_t>()) << i;
     EXPECT_EQ(kept[i].followers, c.at("followers").get<int64_t>()) << i;
@@ -177,7 +178,7 @@ void check_candidates(const Run& run) {
   }
 }
 
-void check_phases(const Run& run) {
+void check_phases(const PruneRun& run) {
   const hid_t file = run.file;
   using R = PhaseRow;
   H5Id str(vlen_string(), H5Tclose);
@@ -207,7 +208,7 @@ void check_phases(const Run& run) {
   EXPECT_TRUE(seen.count({0, "save"}));
 }
 
-void check_memory(const Run& run) {
+void check_memory(const PruneRun& run) {
   const hid_t file = run.file;
   using R = MemoryRow;
   H5Id t(H5Tcreate(H5T_COMPOUND, sizeof(R)), H5Tclose);
@@ -223,7 +224,7 @@ void check_memory(const Run& run) {
   EXPECT_EQ(ranks, (std::set<int>{0, 1}));
 }
 
-void check_layer_map(const Run& run) {
+void check_layer_map(const PruneRun& run) {
   const hid_t file = run.file;
   const json& report = run.report;
   using R = LayerMapRow;
@@ -241,7 +242,7 @@ void check_layer_map(const Run& run) {
   EXPECT_LT(map.size(), 16u) << "the quickstart prune removes layers";
 }
 
-void check_report_command(const Run& run) {
+void check_report_command(const PruneRun& run) {
   const json& report = run.report;
   const std::string svg = run.out + "/profile.svg";
   const auto r = laco::test::run_cli({"report", run.profile});
@@ -263,7 +264,7 @@ void check_report_command(const Run& run) {
 TEST(Profile, TwoRankPruneProfileMatchesReportAndRenders) {
   LACO_REQUIRE_ASSET("models/kjv-16L");
   laco::test::TempDir dir;
-  Run run;
+  PruneRun run;
   run.out = dir.file("out");
   run.profile = run.out + "/profile.h5";
   std::vector<std::string> prefix = {"timeout", "-k", "10", "180"};

@@ -2,6 +2,7 @@
 // rank order, unit boundaries that depend only on item costs, and in-order gathers.
 #include <gtest/gtest.h>
 
+#include "laco/core/error.h"
 #include "laco/dist/mpi_communicator.h"
 #include "laco/eval/context.h"
 
@@ -51,6 +52,17 @@ TEST(Gather, KeepsOrderOnAWorldOfOne) {
   EXPECT_EQ(gather_in_order(comm, {1.5, -2.0}), (std::vector<double>{1.5, -2.0}));
   EXPECT_EQ(gather_strings(comm, {"a", "", "ü x"}), (std::vector<std::string>{"a", "", "ü x"}));
   EXPECT_TRUE(gather_strings(comm, {}).empty());
+}
+
+TEST(RaiseInputErrorIfAny, ThrowsTheMessageOnlyWhenThereIsOne) {
+  dist::LocalCommunicator comm;
+  EXPECT_NO_THROW(raise_input_error_if_any(comm, ""));
+  try {
+    raise_input_error_if_any(comm, "data.jsonl:3: bad line");
+    ADD_FAILURE() << "no InputError";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "data.jsonl:3: bad line");
+  }
 }
 
 }  // namespace

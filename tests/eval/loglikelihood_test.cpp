@@ -2,6 +2,7 @@
 // equals a brute-force one-row forward per request (stories260K-hf and kjv-16L, within
 // 1e-4), the harness's _encode_pair rules, rolling windows on a hand-made example, and the
 // rolling log-likelihood of a short text equal to one plain forward.
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -27,9 +28,11 @@ LoglikResult brute_force(const model::Transformer& m, const TokenRequest& r, int
   at::Tensor logp = at::log_softmax(m.forward(ids, at::ones_like(ids)).squeeze(0).to(at::kDouble), -1);
   LoglikResult out;
   out.is_greedy = true;
-  const auto c = static_cast<int64_t>(r.continuation.size());
+  // A continuation longer than the row: its last max_length tokens are scored.
+  const auto c = std::min<int64_t>(static_cast<int64_t>(r.continuation.size()), max_length);
+  const auto skip = static_cast<int64_t>(r.continuation.size()) - c;
   for (int64_t k = 0; k < c; ++k) {
-    const int64_t pos = n - c + k, tok = r.continuation[static_cast<size_t>(k)];
+    const int64_t pos = n - c + k, tok = r.continuation[static_cast<size_t>(skip + k)];
     out.loglik += logp[pos][tok].item<double>();
     out.is_greedy = out.is_greedy && logp[pos].argmax().item<int64_t>() == tok;
     ++out.tokens;
@@ -59,7 +62,7 @@ void expect_batched_equals_brute_force(const std::string& rel) {
   model::Transformer m(model::load_layer_table(dir, at::kFloat, at::kCPU));
   const auto tok = tokenizer::Tokenizer::load(dir);
   const std::vector<TokenRequest> reqs = sample_requests(tok);
-  for (int64_t max_length : {m.config().max_position_embeddings, int64_t{20}}) {
+  for (int64_t max_length : {m.config().max_position_embeddings, int64_t{20}, int64_t{8}}) {
     const auto batched = score_requests(m, reqs, 4, max_length);
     ASSERT_EQ(batched.size(), reqs.size());
     double max_diff = 0.0;
@@ -68,7 +71,7 @@ void expect_batched_equals_brute_force(const std::string& rel) {
       max_diff = std::max(max_diff, std::fabs(ref.loglik - batched[i].loglik));
       EXPECT_NEAR(batched[i].loglik, ref.loglik, 1e-4) << rel << " request " << i;
       EXPECT_EQ(batched[i].is_greedy, ref.is_greedy) << rel << " request " << i;
-      EXPECT_EQ(batched[i].tokens, static_cast<int64_t>(reqs[i].continuation.size()));
+      EXPECT_EQ(batched[i].tokens, std::min<int64_t>(reqs[i].continuation.size(), max_length));
       EXPECT_LT(batched[i].loglik, 0.0);
     }
     std::printf("%s max_length %lld: max |batched - brute force| = %.3g\n", rel.c_str(),

@@ -130,12 +130,28 @@ if (( ${#missing[@]} > 0 )); then
   if [[ ! -f "$root/.unpacked" ]]; then
     rm -rf "$root"
     mkdir -p "$root"
+    # Unpack only what this machine lacks: the missing -dev packages (and Open MPI's
+    # tools when MPI is missing), and runtime packages with a shared library the system
+    # does not have. Shadowing the system's own libraries (e.g. an older libpmix under
+    # the system's orted) breaks them.
+    known="$(ldconfig -p | awk '{print $1}')"
     n=0
     for deb in "$LACO_DEBS"/*.deb; do
+      pkg="$(dpkg-deb -f "$deb" Package)"
+      case "$pkg" in
+        *-dev) [[ " ${missing[*]} " == *" $pkg "* ]] || continue ;;
+        openmpi-bin|openmpi-common) [[ " ${missing[*]} " == *" libopenmpi-dev "* ]] || continue ;;
+        *)
+          new_lib=0
+          while read -r so; do
+            grep -qxF "$so" <<<"$known" || { new_lib=1; break; }
+          done < <(dpkg-deb -c "$deb" | awk '{print $6}' | grep -E '/lib[^/]*\.so\.[0-9]+$' | xargs -r -n1 basename 2>/dev/null)
+          (( new_lib )) || continue ;;
+      esac
       dpkg -x "$deb" "$root"
       n=$((n + 1))
     done
-    (( n > 0 )) || die "no .deb files in $LACO_DEBS"
+    (( n > 0 )) || die "nothing to unpack from $LACO_DEBS for: ${missing[*]}"
     touch "$root/.unpacked"
     say "unpacked $n packages into $root"
   fi
@@ -162,14 +178,23 @@ if (( ${#missing[@]} > 0 )); then
                  -DHDF5_CXX_LIBRARY_hdf5_cpp="$libdir/hdf5/serial/libhdf5_cpp.so")
   fi
   cmake_args+=(-DICU_ROOT="$usr")
-  # -I (searched before every -isystem): the unpacked spdlog must see its own fmt, not the
-  # newer fmt that PyTorch ships in torch/include.
-  cmake_args+=(-DCMAKE_CXX_FLAGS="-I$usr/include")
   export PKG_CONFIG_PATH="$libdir/pkgconfig:$usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
   export PKG_CONFIG_SYSROOT_DIR="$root"
   export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$libdir:$libdir/hdf5/serial:$libdir/openmpi/lib"
   # The unpacked libraries' own dependencies, for the linker's checks of shared libraries.
   cmake_args+=(-DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$libdir -Wl,-rpath-link,$libdir/hdf5/serial")
+fi
+
+# spdlog must see its own fmt, not the newer fmt that PyTorch ships in torch/include: a
+# directory with just these two, given with -I (searched before every -isystem; GCC drops
+# an -I that repeats an -isystem directory).
+fmt_src=/usr/include
+if [[ -d "$deps/root/usr/include/spdlog" ]]; then fmt_src="$deps/root/usr/include"; fi
+if [[ -d "$fmt_src/spdlog" && -d "$fmt_src/fmt" ]]; then
+  mkdir -p "$deps/fmt-first"
+  ln -sfn "$fmt_src/fmt" "$deps/fmt-first/fmt"
+  ln -sfn "$fmt_src/spdlog" "$deps/fmt-first/spdlog"
+  cmake_args+=(-DCMAKE_CXX_FLAGS="-I$deps/fmt-first")
 fi
 
 # ---- configure, build, run -----------------------------------------------------------

@@ -46,6 +46,11 @@ std::vector<int64_t> group_by_cost(const std::vector<int64_t>& costs, int64_t bu
 // The items this rank owns: units split by shard_range, mapped back to item indices.
 Range owned_items(const std::vector<int64_t>& unit_bounds, int rank, int size);
 
+// Makes a rank-local InputError collective: `error` is this rank's message ("" if none).
+// If any rank has one, every rank throws InputError with the lowest failing rank's message,
+// so main() sees the same bad input everywhere. Collective.
+void raise_input_error_if_any(dist::Communicator& comm, const std::string& error);
+
 // Concatenation of every rank's vector in rank order, on rank 0 (empty elsewhere).
 // Collective. Because ranks own contiguous item blocks in rank order, this is item order.
 std::vector<double> gather_in_order(dist::Communicator& comm, const std::vector<double>& mine);

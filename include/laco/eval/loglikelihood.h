@@ -38,8 +38,8 @@ TokenRequest encode_pair(const tokenizer::Tokenizer& tok, const std::string& con
 
 // Scores every request with batches of up to `batch_size` rows. Each row is
 // (context + continuation)[-(max_length + 1):][:-1], right-padded with a 0 mask, so padding
-// cannot change a score. Results are in request order. InputError when a continuation is
-// longer than max_length.
+// cannot change a score. Results are in request order. A continuation longer than max_length
+// is scored on its last max_length tokens (the harness asserts instead).
 std::vector<LoglikResult> score_requests(const model::Transformer& model,
                                          const std::vector<TokenRequest>& requests,
                                          int64_t batch_size, int64_t max_length);

@@ -25,9 +25,9 @@ int64_t peak_rss_since_reset();
 // Device bytes in use (CUDA runtime's total - free) when the model is on CUDA, else 0.
 int64_t device_bytes_in_use(const model::Transformer& model);
 
-// prefill_tokens_per_s, decode_tokens_per_s_b<B> for each batch, peak_rss_mb (and
-// peak_device_mb on CUDA). Runs on every rank without collectives; rank 0's figures are
-// reported.
+// prefill_tokens_per_s (batch 1), decode_tokens_per_s_b<B> for each batch (B x steps / time of
+// the single-token steps after the prefill), peak_rss_mb (and device_mb on CUDA).
+// Runs on every rank without collectives; rank 0's figures are reported.
 std::vector<MetricValue> run_speed(const EvalContext& ctx, const SpeedOptions& options = {});
 
 }  // namespace laco::eval
