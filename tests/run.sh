@@ -7,4 +7,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/../launch/setup.sh"
 laco_install_packages
 laco_build
 cd "$LACO_BUILD"
-ctest --output-on-failure --timeout 600 "$@"
+ctest --output-on-failure --timeout 600 --parallel "$(nproc)" "$@"
