@@ -14,6 +14,10 @@ namespace laco::model {
 namespace {
 
 using laco::test::asset;
+using laco::test::ids_tensor;
+using laco::test::max_abs_diff;
+using laco::test::read_json;
+using laco::test::read_npy_f32;
 
 #define LACO_REQUIRE_CUDA()                                                          \
   do {                                                                               \
@@ -25,35 +29,9 @@ Transformer load_on(const std::string& rel, c10::DeviceType device, c10::ScalarT
   return Transformer(load_layer_table(asset(rel), dtype, c10::Device(device)));
 }
 
-nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(laco::test::read_file(path)); }
 
-// Minimal .npy (v1, '<f4', C order) reader for the golden files (as in forward_test.cpp).
-at::Tensor read_npy_f32(const std::string& path) {
-  const std::string bytes = laco::test::read_file(path);
-  EXPECT_EQ(bytes.substr(1, 5), "NUMPY");
-  uint16_t header_len = 0;
-  std::memcpy(&header_len, bytes.data() + 8, 2);
-  const std::string header = bytes.substr(10, header_len);
-  EXPECT_NE(header.find("'<f4'"), std::string::npos) << header;
-  const auto open = header.find("'shape': (") + 10;
-  std::vector<int64_t> shape;
-  for (size_t p = open; header[p] != ')';) {
-    size_t used = 0;
-    shape.push_back(std::stoll(header.substr(p), &used));
-    p += used;
-    while (header[p] == ',' || header[p] == ' ') ++p;
-  }
-  const char* data = bytes.data() + 10 + header_len;
-  return at::from_blob(const_cast<char*>(data), shape, at::kFloat).clone();
-}
 
-double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(at::kCPU, at::kDouble) - b.to(at::kCPU, at::kDouble)).abs().max().item<double>();
-}
 
-at::Tensor ids_tensor(const std::vector<int64_t>& ids) {
-  return at::tensor(ids, at::kLong).view({1, static_cast<int64_t>(ids.size())});
-}
 
 TEST(ForwardCuda, Stories260KLogitsMatchGolden) {
   LACO_REQUIRE_CUDA();

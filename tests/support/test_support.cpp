@@ -5,11 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <ATen/ATen.h>
 
 namespace laco::test {
 
@@ -107,6 +110,34 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
 std::vector<std::string> mpirun_prefix(int ranks) {
   return {"mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
           "-n",     std::to_string(ranks)};
+}
+
+nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_file(path)); }
+
+at::Tensor read_npy_f32(const std::string& path) {
+  const std::string bytes = read_file(path);
+  if (bytes.size() < 10 || bytes.substr(1, 5) != "NUMPY") throw std::runtime_error(path + ": not a .npy file");
+  uint16_t header_len = 0;
+  std::memcpy(&header_len, bytes.data() + 8, 2);
+  const std::string header = bytes.substr(10, header_len);
+  if (header.find("'<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
+    throw std::runtime_error(path + ": expected little-endian float32 in C order, header " + header);
+  std::vector<int64_t> shape;
+  for (size_t p = header.find("'shape': (") + 10; header[p] != ')';) {
+    size_t used = 0;
+    shape.push_back(std::stoll(header.substr(p), &used));
+    p += used;
+    while (header[p] == ',' || header[p] == ' ') ++p;
+  }
+  return at::from_blob(const_cast<char*>(bytes.data() + 10 + header_len), shape, at::kFloat).clone();
+}
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(at::kCPU, at::kDouble) - b.to(at::kCPU, at::kDouble)).abs().max().item<double>();
+}
+
+at::Tensor ids_tensor(const std::vector<int64_t>& ids) {
+  return at::tensor(ids, at::kLong).view({1, static_cast<int64_t>(ids.size())});
 }
 
 }  // namespace laco::test

@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace laco::test {
 
@@ -40,6 +42,13 @@ struct CliResult {
 CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& prefix = {});
 // mpirun prefix for `ranks` ranks, root-safe and oversubscribed.
 std::vector<std::string> mpirun_prefix(int ranks);
+
+// Golden-data helpers: a JSON file; a .npy file (v1, '<f4', C order) as a float32 tensor;
+// max |a - b| in float64 on the CPU; ids as a (1, T) int64 tensor.
+nlohmann::json read_json(const std::string& path);
+at::Tensor read_npy_f32(const std::string& path);
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
+at::Tensor ids_tensor(const std::vector<int64_t>& ids);
 
 }  // namespace laco::test
 
