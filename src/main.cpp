@@ -33,8 +33,8 @@ commands:
   detokenize          --tokenizer DIR_OR_FILE --ids 1,2,3
   report PROFILE.h5   print a profile's candidate and phase tables, write an SVG
 
-global options (before the command):
-  --help, --version, --log-level LEVEL (trace|debug|info|warn|error|off), --log-all-ranks
+global options: --help, --version (before the command); anywhere on the line:
+  --log-level LEVEL (trace|debug|info|warn|error|off), --log-all-ranks
 
 exit codes: 0 success, 2 bad input (one message from rank 0), 1 internal error.
 Run under MPI as: mpirun -n 4 laco_dist config.toml
@@ -56,10 +56,27 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Removes the logging options (accepted anywhere on the line) from argv.
+void take_logging_options(std::vector<std::string>& argv, std::string& level, bool& all_ranks) {
+  for (size_t i = 0; i < argv.size();) {
+    if (argv[i] == "--log-level") {
+      if (i + 1 == argv.size()) throw laco::InputError("--log-level needs a value (trace|debug|info|warn|error|off)");
+      level = argv[i + 1];
+      argv.erase(argv.begin() + static_cast<long>(i), argv.begin() + static_cast<long>(i) + 2);
+    } else if (argv[i] == "--log-all-ranks") {
+      all_ranks = true;
+      argv.erase(argv.begin() + static_cast<long>(i));
+    } else {
+      ++i;
+    }
+  }
+}
+
 // Parses global options and the command; returns the exit code of the run.
 int run(std::vector<std::string> argv, laco::dist::Communicator& world) {
   std::string log_level = "info";
   bool all_ranks = false;
+  take_logging_options(argv, log_level, all_ranks);
   size_t i = 0;
   for (; i < argv.size() && argv[i].rfind("--", 0) == 0; ++i) {
     if (argv[i] == "--help") {
@@ -68,10 +85,6 @@ int run(std::vector<std::string> argv, laco::dist::Communicator& world) {
     } else if (argv[i] == "--version") {
       if (world.rank() == 0) std::printf("laco_dist %s\n", LACO_VERSION);
       return laco::kExitOk;
-    } else if (argv[i] == "--log-level" && i + 1 < argv.size()) {
-      log_level = argv[++i];
-    } else if (argv[i] == "--log-all-ranks") {
-      all_ranks = true;
     } else {
       throw laco::InputError("unknown global option " + argv[i] + " (see laco_dist --help)");
     }
