@@ -34,13 +34,11 @@ std::string read_all(const std::string& path) {
   return ss.str();
 }
 
-std::vector<std::string> split_lines(const std::string& text) {
+// The file's lines, without their newline (what `laco_dist tokenize --file` encodes).
+std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
-  size_t start = 0;
-  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
-    lines.push_back(text.substr(start, nl - start));
-  }
-  if (start < text.size()) lines.push_back(text.substr(start));
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }
 
@@ -77,7 +75,7 @@ int main(int argc, char** argv) {
     const char* env = std::getenv("LACO_ASSETS");
     const std::string assets = env && *env ? env : "../shared";
     const std::string text = read_all(assets + "/data/wikitext2/wiki.test.raw");
-    const std::vector<std::string> lines = split_lines(text);
+    const std::vector<std::string> lines = lines_of(text);
     std::printf(
         "WikiText-2 test: %zu bytes, %zu lines; single thread; %d passes: cold = first pass (empty "
         "word "

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dist/quick_prune.h"
 #include "support/test_support.h"
 
 namespace laco::dist {
@@ -18,24 +19,7 @@ using laco::test::asset;
 using laco::test::CliResult;
 using nlohmann::json;
 
-// configs/quickstart.toml of this source tree (tests run from the build directory).
-std::string quickstart_config() {
-  const std::string here = __FILE__;  // <repo>/tests/dist/determinism_test.cpp
-  return here.substr(0, here.rfind("/tests/")) + "/configs/quickstart.toml";
-}
 
-// Work shrunk so one run takes a few seconds; batch_size 2 gives 4 micro-batches, which
-// 3 ranks share unevenly (2, 1, 1) and W = 2 on 4 ranks splits into 2 shards of 2.
-std::vector<std::string> prune_args(const std::string& out_dir) {
-  return {"prune",
-          quickstart_config(),
-          "--set", "output.dir=" + out_dir,
-          "--set", "model.threads=1",
-          "--set", "calibration.samples=8",
-          "--set", "calibration.max_tokens=32",
-          "--set", "calibration.batch_size=2",
-          "--quiet"};
-}
 
 
 struct RunOutput {
@@ -58,7 +42,7 @@ class Determinism : public ::testing::Test {
     if (it != runs_.end()) return it->second;
     RunOutput r;
     r.dir = root_->file(name);
-    auto args = prune_args(r.dir);
+    auto args = laco::test::quick_prune_args(r.dir);
     args.insert(args.end(), extra.begin(), extra.end());
     // timeout: a hang fails the test instead of stalling ctest.
     std::vector<std::string> prefix = {"timeout", "-k", "10", "180"};

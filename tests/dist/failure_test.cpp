@@ -9,32 +9,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dist/quick_prune.h"
 #include "support/test_support.h"
 
 namespace laco::dist {
 namespace {
 
+
 using laco::test::CliResult;
 using nlohmann::json;
 using Env = std::map<std::string, std::string>;
 
-std::string quickstart_config() {
-  const std::string here = __FILE__;  // <repo>/tests/dist/failure_test.cpp
-  return here.substr(0, here.rfind("/tests/")) + "/configs/quickstart.toml";
-}
 
-// The quickstart prune shrunk to a few seconds, writing into `out_dir`.
-std::vector<std::string> prune_args(const std::string& out_dir, const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> a = {"prune",        quickstart_config(),
-                                "--set",        "output.dir=" + out_dir,
-                                "--set",        "model.threads=1",
-                                "--set",        "calibration.samples=8",
-                                "--set",        "calibration.max_tokens=32",
-                                "--set",        "calibration.batch_size=2",
-                                "--quiet"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
-}
 
 struct Timed {
   CliResult cli;
@@ -89,7 +75,7 @@ class Failure : public ::testing::Test {
     auto it = refs_.find(ranks);
     if (it != refs_.end()) return it->second;
     const std::string d = dir("ref" + std::to_string(ranks));
-    const Timed t = run(prune_args(d), ranks);
+    const Timed t = run(laco::test::quick_prune_args(d), ranks);
     EXPECT_EQ(t.cli.exit_code, 0) << t.cli.err;
     return refs_.emplace(ranks, d).first->second;
   }
@@ -121,7 +107,7 @@ TEST_F(Failure, InputErrorOnThreeRanksPrintsOneMessageAndExits2) {
       {{"--set", "calibration.file=/nonexistent/laco_missing_calibration.txt"}, "laco_missing_calibration.txt"},
   };
   for (const auto& c : cases) {
-    const Timed t = run(prune_args(dir("bad_input"), c.set), 3, {}, 60);
+    const Timed t = run(laco::test::quick_prune_args(dir("bad_input"), c.set), 3, {}, 60);
     EXPECT_EQ(t.cli.exit_code, 2) << c.names << "\n" << t.cli.err;
     EXPECT_EQ(count(t.cli.err, "laco_dist: error:"), 1u) << "expected exactly one message:\n" << t.cli.err;
     EXPECT_NE(t.cli.err.find(c.names), std::string::npos) << t.cli.err;
@@ -132,7 +118,7 @@ TEST_F(Failure, InputErrorOnThreeRanksPrintsOneMessageAndExits2) {
 // (b) An exception on rank 1 alone: MPI_Abort ends the job; nothing waits for rank 1.
 TEST_F(Failure, ExceptionOnOneRankAbortsTheJobWithinSeconds) {
   LACO_REQUIRE_ASSET("models/kjv-16L");
-  const Timed t = run(prune_args(dir("throw")), 3,
+  const Timed t = run(laco::test::quick_prune_args(dir("throw")), 3,
                       {{"LACO_TEST_THROW_AFTER_ROUND", "1"}, {"LACO_TEST_FAULT_RANK", "1"}}, 120);
   EXPECT_TRUE(t.ended_badly()) << t.cli.err;
   EXPECT_NE(t.cli.exit_code, 124) << "timed out: the job hung after the failure\n" << t.cli.err;
@@ -147,13 +133,13 @@ TEST_F(Failure, KilledRankEndsJobAndResumeCompletesToSameBytes) {
   LACO_REQUIRE_ASSET("models/kjv-16L");
   const std::string ref = reference(2);
   const std::string d = dir("kill_mpi");
-  const Timed killed = run(prune_args(d), 2, {{"LACO_TEST_KILL_AFTER_ROUND", "2"}, {"LACO_TEST_FAULT_RANK", "1"}});
+  const Timed killed = run(laco::test::quick_prune_args(d), 2, {{"LACO_TEST_KILL_AFTER_ROUND", "2"}, {"LACO_TEST_FAULT_RANK", "1"}});
   EXPECT_TRUE(killed.ended_badly()) << killed.cli.err;
   EXPECT_NE(killed.cli.exit_code, 124) << "timed out: the job hung after a rank was killed\n" << killed.cli.err;
   ASSERT_TRUE(laco::test::exists(d + "/laco_state.json")) << killed.cli.err;
   EXPECT_FALSE(laco::test::exists(d + "/config.json")) << "the killed run should not have finished";
 
-  const Timed resumed = run(prune_args(d, {"--resume"}), 2);
+  const Timed resumed = run(laco::test::quick_prune_args(d, {"--resume"}), 2);
   ASSERT_EQ(resumed.cli.exit_code, 0) << resumed.cli.err;
   expect_resumed_equals(ref, d, "-n 2 kill after round 2 + resume");
 }
@@ -165,7 +151,7 @@ TEST_F(Failure, SingleProcessKillAndResumeGiveSameBytes) {
   const std::string ref = reference(0);
   for (const int k : {0, 4}) {
     const std::string d = dir("kill_single_" + std::to_string(k));
-    const Timed killed = run(prune_args(d), 0, {{"LACO_TEST_KILL_AFTER_ROUND", std::to_string(k)}});
+    const Timed killed = run(laco::test::quick_prune_args(d), 0, {{"LACO_TEST_KILL_AFTER_ROUND", std::to_string(k)}});
     // `timeout` passes the child's SIGKILL on (as its own signal or as status 137).
     EXPECT_TRUE(killed.cli.signal == SIGKILL || killed.cli.exit_code == 128 + SIGKILL)
         << "exit " << killed.cli.exit_code << " signal " << killed.cli.signal << "\n" << killed.cli.err;
@@ -174,7 +160,7 @@ TEST_F(Failure, SingleProcessKillAndResumeGiveSameBytes) {
     EXPECT_EQ(state.at("rounds").get<int>(), k + 1) << "state saved after round " << k;
     EXPECT_FALSE(state.at("finished").get<bool>());
 
-    const Timed resumed = run(prune_args(d, {"--resume"}), 0);
+    const Timed resumed = run(laco::test::quick_prune_args(d, {"--resume"}), 0);
     ASSERT_EQ(resumed.cli.exit_code, 0) << resumed.cli.err;
     expect_resumed_equals(ref, d, "kill after round " + std::to_string(k) + " + resume");
   }
@@ -184,9 +170,9 @@ TEST_F(Failure, SingleProcessKillAndResumeGiveSameBytes) {
 TEST_F(Failure, ResumeWithChangedThresholdIsAnInputError) {
   LACO_REQUIRE_ASSET("models/kjv-16L");
   const std::string d = dir("changed");
-  const Timed killed = run(prune_args(d), 0, {{"LACO_TEST_KILL_AFTER_ROUND", "0"}});
+  const Timed killed = run(laco::test::quick_prune_args(d), 0, {{"LACO_TEST_KILL_AFTER_ROUND", "0"}});
   ASSERT_TRUE(laco::test::exists(d + "/laco_state.json")) << killed.cli.err;
-  const Timed resumed = run(prune_args(d, {"--resume", "--set", "laco.threshold=0.9"}), 2);
+  const Timed resumed = run(laco::test::quick_prune_args(d, {"--resume", "--set", "laco.threshold=0.9"}), 2);
   EXPECT_EQ(resumed.cli.exit_code, 2) << resumed.cli.err;
   EXPECT_EQ(count(resumed.cli.err, "laco_dist: error:"), 1u) << resumed.cli.err;
   EXPECT_NE(resumed.cli.err.find("laco.threshold"), std::string::npos) << resumed.cli.err;

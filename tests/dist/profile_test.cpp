@@ -11,17 +11,16 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "dist/quick_prune.h"
 #include "support/test_support.h"
 
 namespace laco::io {
 namespace {
 
+using laco::test::quickstart_config;
+
 using nlohmann::json;
 
-std::string quickstart_config() {
-  const std::string here = __FILE__;  // <repo>/tests/dist/profile_test.cpp
-  return here.substr(0, here.rfind("/tests/")) + "/configs/quickstart.toml";
-}
 
 // An HDF5 id closed on scope exit.
 struct H5Id {
