@@ -13,6 +13,7 @@
 #include "laco/cli/commands.h"
 #include "laco/core/error.h"
 #include "laco/core/log.h"
+#include "laco/core/strings.h"
 #include "laco/dist/mpi_communicator.h"
 
 namespace {
@@ -50,10 +51,6 @@ const std::map<std::string, Command>& commands() {
       {"detokenize", laco::cli::cmd_detokenize}, {"report", laco::cli::cmd_report},
   };
   return table;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Removes the logging options (accepted anywhere on the line) from argv.
@@ -96,7 +93,7 @@ int run(std::vector<std::string> argv, laco::dist::Communicator& world) {
   }
   std::string name = argv[i];
   std::vector<std::string> rest(argv.begin() + static_cast<long>(i) + 1, argv.end());
-  if (ends_with(name, ".toml")) {  // `laco_dist config.toml` == `laco_dist prune config.toml`
+  if (laco::ends_with(name, ".toml")) {  // `laco_dist config.toml` == `laco_dist prune config.toml`
     rest.insert(rest.begin(), name);
     name = "prune";
   }

@@ -19,9 +19,7 @@ int cmd_convert(const CommandArgs& argv, dist::Communicator& world) {
   const std::string in = args.require("model"), out_arg = args.require("out");
   model::ModelConfig config = model::load_model_config(in);
   io::WeightSource weights = io::WeightSource::open_dir(in);
-  const std::string embed = model::arch_for(config).global_tensors.front().name;
-  LACO_INPUT_CHECK(weights.contains(embed), "tensor '{}' is missing from the checkpoint in {}", embed, in);
-  c10::ScalarType dtype = weights.get(embed).scalar_type();
+  c10::ScalarType dtype = model::checkpoint_dtype(config, weights);
   if (args.has("dtype")) dtype = model::parse_compute_dtype(args.get("dtype"), "convert --dtype");
   const uint64_t shard = io::parse_size(args.get("shard-size", "5GB"), "convert --shard-size");
   model::LayerTable table = model::LayerTable::load(config, weights, dtype, c10::Device(c10::kCPU));

@@ -22,10 +22,7 @@ int cmd_inspect(const CommandArgs& argv, dist::Communicator& world) {
   model::ModelConfig config = model::load_model_config(dir);
   io::WeightSource weights = io::WeightSource::open_dir(dir);
   // Load in the checkpoint's own dtype so nothing is copied; this checks every tensor.
-  const std::string embed_name = model::arch_for(config).global_tensors.front().name;
-  LACO_INPUT_CHECK(weights.contains(embed_name), "tensor '{}' is missing from the checkpoint in {}",
-                   embed_name, dir);
-  const c10::ScalarType dtype = weights.get(embed_name).scalar_type();
+  const c10::ScalarType dtype = model::checkpoint_dtype(config, weights);
   model::LayerTable table = model::LayerTable::load(config, weights, dtype, c10::Device(c10::kCPU));
 
   std::set<std::string> dtypes;

@@ -19,6 +19,7 @@
 #include <toml++/toml.h>
 
 #include "laco/core/error.h"
+#include "laco/core/resources.h"
 
 namespace laco {
 namespace {
@@ -637,14 +638,7 @@ nlohmann::json to_json(const RunConfig& cfg) {
   return j;
 }
 
-std::string config_hash(const RunConfig& cfg) {
-  uint64_t h = 14695981039346656037ull;  // FNV-1a 64
-  for (unsigned char ch : render(cfg, true)) {
-    h ^= ch;
-    h *= 1099511628211ull;
-  }
-  return fmt::format("{:016x}", h);
-}
+std::string config_hash(const RunConfig& cfg) { return fnv1a_hex(render(cfg, true)); }
 
 std::vector<std::string> changed_keys(const RunConfig& a, const RunConfig& b, bool hashed_only) {
   std::vector<std::string> out;

@@ -46,7 +46,7 @@ int ranks_on_node(int fallback) {
 }
 
 std::string fnv1a_hex(const std::string& bytes) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = 14695981039346656037ull;  // FNV-1a 64 offset basis
   for (unsigned char c : bytes) {
     h ^= c;
     h *= 1099511628211ull;

@@ -1,23 +1,15 @@
 // Distributed candidate evaluation: see coordinator.h.
 #include "laco/dist/coordinator.h"
 
-#include <chrono>
 #include <cmath>
 #include <limits>
 
 #include <ATen/ATen.h>
 
 #include "laco/core/error.h"
+#include "laco/core/resources.h"
 
 namespace laco::dist {
-namespace {
-
-double now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 ReplicaEvaluator::ReplicaEvaluator(model::Transformer& model, Communicator& comm, const Plan& plan,
                                    std::vector<prune::CalibrationBatch> own, int64_t total_samples,
                                    EvaluatorOptions options)
@@ -26,10 +18,10 @@ ReplicaEvaluator::ReplicaEvaluator(model::Transformer& model, Communicator& comm
 
 std::vector<double> ReplicaEvaluator::run_local(const prune::Candidate& c) {
   std::vector<double> out = {0, 0, 0, 0};
-  double t0 = now();
+  double t0 = wall_seconds();
   const model::LayerWeights& merged = scratch_.merge(model_.table(), c.base, c.followers, opt_.merge);
-  out[0] = now() - t0;
-  t0 = now();
+  out[0] = wall_seconds() - t0;
+  t0 = wall_seconds();
   const int64_t n = model_.num_layers(), after = c.base + c.followers + 1;
   // Early rejection (exact): stop once even cos = 1 on every sample not yet seen here
   // (including other shards') cannot lift the mean above T.
@@ -55,7 +47,7 @@ std::vector<double> ReplicaEvaluator::run_local(const prune::Candidate& c) {
     seen += static_cast<int64_t>(cos.size());
     if (opt_.early_reject && sum + static_cast<double>(total_samples_ - seen) < target - 1e-9) break;
   }
-  out[1] = now() - t0;
+  out[1] = wall_seconds() - t0;
   out[2] = static_cast<double>(forwards);
   out[3] = static_cast<double>(seen);
   return out;
@@ -65,13 +57,13 @@ std::vector<prune::CandidateOutcome> ReplicaEvaluator::evaluate(
     const std::vector<prune::Candidate>& candidates) {
   const int group = plan_.group_of(comm_.rank());
   std::vector<double> mine = {0};  // [length, payload...]
-  compute_ = {now(), now()};
+  compute_ = {wall_seconds(), wall_seconds()};
   if (group < static_cast<int>(candidates.size())) {
     auto local = run_local(candidates[static_cast<size_t>(group)]);
     mine.insert(mine.end(), local.begin(), local.end());
   }
   mine[0] = static_cast<double>(mine.size());
-  const double t0 = now();
+  const double t0 = wall_seconds();
   compute_.end = t0;
   std::vector<double> all = comm_.gatherv(mine, 0);
   // Rank 0: per candidate [similarity, complete, evaluated, t_merge, t_forward, forwards].
@@ -109,7 +101,7 @@ std::vector<prune::CandidateOutcome> ReplicaEvaluator::evaluate(
     }
   }
   comm_.broadcast(result, 0);
-  reduce_ = {t0, now()};
+  reduce_ = {t0, wall_seconds()};
   const double t_reduce = reduce_.end - t0;
   std::vector<prune::CandidateOutcome> out(candidates.size());
   for (size_t g = 0; g < candidates.size(); ++g) {
@@ -121,10 +113,10 @@ std::vector<prune::CandidateOutcome> ReplicaEvaluator::evaluate(
 }
 
 void ReplicaEvaluator::apply(const prune::Candidate& c) {
-  apply_.start = now();
+  apply_.start = wall_seconds();
   scratch_.merge(model_.table(), c.base, c.followers, opt_.merge);
   model_.table().collapse(c.base, c.base + c.followers, scratch_.take_copy());
-  apply_.end = now();
+  apply_.end = wall_seconds();
 }
 
 }  // namespace laco::dist

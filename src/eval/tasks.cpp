@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "laco/core/error.h"
+#include "laco/core/strings.h"
 #include "laco/eval/metrics.h"
 #include "text_util.h"
 
@@ -164,13 +165,6 @@ MultipleChoiceItem shared_context_item(const std::string& context, std::vector<s
   return item;
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // ---- readers -----------------------------------------------------------------------
 

@@ -13,16 +13,13 @@
 #include <fmt/format.h>
 
 #include "laco/core/error.h"
+#include "laco/core/strings.h"
 #include "laco/io/atomic_file.h"
 
 namespace laco::io {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 bool is_weight_file(const std::string& name) {
   for (const char* ext : {".safetensors", ".bin", ".pt", ".pth", ".gguf"})

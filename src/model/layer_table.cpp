@@ -6,13 +6,10 @@
 #include <spdlog/spdlog.h>
 
 #include "laco/core/error.h"
+#include "laco/core/strings.h"
 
 namespace laco::model {
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // Fetches `name`, checks its shape and dtype, converts to dtype/device if needed.
 at::Tensor fetch(const io::WeightSource& w, const std::string& name, const std::vector<int64_t>& shape,
@@ -175,6 +172,13 @@ c10::Device parse_device(const std::string& name, const std::string& what) {
     return c10::Device(c10::kCUDA);
   }
   throw InputError(fmt::format("{}: unknown device '{}' (expected cpu or cuda)", what, name));
+}
+
+c10::ScalarType checkpoint_dtype(const ModelConfig& config, const io::WeightSource& weights) {
+  const std::string& embed = arch_for(config).global_tensors.front().name;
+  LACO_INPUT_CHECK(weights.contains(embed), "tensor '{}' is missing from the checkpoint ({})", embed,
+                   config.source);
+  return weights.get(embed).scalar_type();
 }
 
 LayerTable load_layer_table(const std::string& dir, c10::ScalarType dtype, c10::Device device) {

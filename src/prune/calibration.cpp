@@ -7,13 +7,10 @@
 #include <spdlog/spdlog.h>
 
 #include "laco/core/error.h"
+#include "laco/core/strings.h"
 
 namespace laco::prune {
 namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 bool blank(const std::string& s) {
   return s.find_first_not_of(" \t\r\n\v\f") == std::string::npos;

@@ -62,8 +62,6 @@ CollapseParams collapse_params(const RunConfig& cfg, int64_t layers) {
   return p;
 }
 
-size_t dtype_bytes(c10::ScalarType t) { return c10::elementSize(t); }
-
 void print_dry_run(const RunConfig& cfg, const model::ModelConfig& mc, const CollapseParams& p,
                    const dist::Plan& plan, const std::vector<std::vector<int64_t>>& samples,
                    c10::ScalarType dtype) {
@@ -71,11 +69,11 @@ void print_dry_run(const RunConfig& cfg, const model::ModelConfig& mc, const Col
   for (const auto& s : samples) tokens += static_cast<int64_t>(s.size());
   const int64_t first_k = std::min(p.merge_layers - 1, mc.num_hidden_layers - (p.highest - p.merge_layers) - 1);
   const int64_t worst = std::max<int64_t>(0, p.highest - p.merge_layers - p.lowest + 1);
-  const int64_t cached = cfg.laco.activation_cache ? std::max<int64_t>(0, p.highest - p.merge_layers - p.lowest + 1) : 0;
-  const double weights = double(model::parameter_count(mc)) * double(dtype_bytes(dtype));
-  const double cache = double(tokens) * double(mc.hidden_size) * double(dtype_bytes(dtype)) * double(cached + 1);
+  const int64_t cached = cfg.laco.activation_cache ? worst : 0;  // one cached input per possible base layer
+  const double weights = double(model::parameter_count(mc)) * double(c10::elementSize(dtype));
+  const double cache = double(tokens) * double(mc.hidden_size) * double(c10::elementSize(dtype)) * double(cached + 1);
   const double layer = double(model::parameter_count(mc) - mc.vocab_size * mc.hidden_size) / double(mc.num_hidden_layers);
-  const double scratch = layer * (double(dtype_bytes(dtype)) + 8.0);
+  const double scratch = layer * (double(c10::elementSize(dtype)) + 8.0);
   std::printf("dry run: configuration valid (%s)\n", cfg.source.c_str());
   std::printf("  model            %s (%s, %lld layers)\n", cfg.model.path.c_str(), mc.model_type.c_str(),
               static_cast<long long>(mc.num_hidden_layers));
@@ -115,8 +113,7 @@ void inject_fault(int rank, int64_t round) {
 // replaying the accepted merges (float32 accumulation, one rounding).
 void write_pruned_checkpoint(const RunConfig& cfg, const model::ModelConfig& mc, const io::WeightSource& weights,
                              const CollapseState& state, const MergeSpec& spec, const std::string& out_dir) {
-  const std::string embed = model::arch_for(mc).global_tensors.front().name;
-  c10::ScalarType dtype = weights.get(embed).scalar_type();
+  c10::ScalarType dtype = model::checkpoint_dtype(mc, weights);
   if (cfg.output.dtype != "same") dtype = model::parse_compute_dtype(cfg.output.dtype, "output.dtype");
   model::LayerTable table = model::LayerTable::load(mc, weights, dtype, c10::Device(c10::kCPU));
   replay_accepted(table, state.accepted, spec);

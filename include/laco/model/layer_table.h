@@ -71,6 +71,9 @@ std::string dtype_string(c10::ScalarType type);  // "float32", ...
 namespace laco::model {
 // "cpu" | "cuda" (InputError naming `what` otherwise, or when this LibTorch lacks CUDA).
 c10::Device parse_device(const std::string& name, const std::string& what);
+// The dtype the checkpoint stores its weights in (that of the embedding); InputError when
+// the embedding is missing.
+c10::ScalarType checkpoint_dtype(const ModelConfig& config, const io::WeightSource& weights);
 // config.json + weights of a HuggingFace directory, checked and loaded as a LayerTable.
 LayerTable load_layer_table(const std::string& dir, c10::ScalarType dtype, c10::Device device);
 }  // namespace laco::model
