@@ -10,6 +10,7 @@
 
 #include <ATen/ATen.h>
 
+#include "laco/core/openblas_core.h"
 #include "laco/model/transformer.h"
 
 using namespace laco;
@@ -63,6 +64,7 @@ void run(const char* name, const model::LayerTable& table, c10::ScalarType dtype
 }  // namespace
 
 int main(int argc, char** argv) {
+  laco::restart_with_fast_openblas();
   const int threads = argc > 1 ? std::atoi(argv[1]) : static_cast<int>(std::thread::hardware_concurrency());
   model::configure_threads(threads, 1);
   const double peak32 = matmul_peak(at::kFloat), peak16 = matmul_peak(at::kBFloat16);

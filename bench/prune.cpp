@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include "laco/core/openblas_core.h"
 #include "laco/core/resources.h"
 #include "laco/dist/coordinator.h"
 #include "laco/dist/mpi_communicator.h"
@@ -45,6 +46,7 @@ Result run(const model::LayerTable& table, const std::vector<std::vector<int64_t
 }  // namespace
 
 int main(int argc, char** argv) {
+  laco::restart_with_fast_openblas();
   const int64_t baseline = peak_rss_bytes();  // LibTorch, BLAS, CUDA runtime, ICU data
   const int threads = model::configure_threads(argc > 1 ? std::atoi(argv[1]) : 1, 1);
   const double threshold = argc > 2 ? std::atof(argv[2]) : 0.9999;

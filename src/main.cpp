@@ -13,6 +13,7 @@
 #include "laco/cli/commands.h"
 #include "laco/core/error.h"
 #include "laco/core/log.h"
+#include "laco/core/openblas_core.h"
 #include "laco/core/strings.h"
 #include "laco/dist/mpi_communicator.h"
 
@@ -120,6 +121,7 @@ bool launched_by_mpi() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  laco::restart_with_fast_openblas();
   std::unique_ptr<laco::dist::MpiRuntime> mpi;
   std::unique_ptr<laco::dist::Communicator> world_ptr;
   if (launched_by_mpi()) {

@@ -101,6 +101,7 @@ const std::vector<Field>& fields() {
     t.push_back(LACO_FIELD(output, dtype).one_of({"same", "float32", "bfloat16", "float16"}));
     t.push_back(LACO_FIELD(output, shard_size));
     t.push_back(LACO_FIELD(parallel, candidate_width).unhashed());
+    t.push_back(LACO_FIELD(parallel, share_cache).unhashed());
     t.push_back(LACO_FIELD(profile, file).as_path().unhashed());
     t.push_back(LACO_FIELD(eval, models).as_path().unhashed());
     t.push_back(LACO_FIELD(eval, tasks).unhashed());

@@ -278,13 +278,14 @@ std::string format_candidate_table(const ProfileData& data) {
 std::string format_phase_table(const ProfileData& data) {
   const int ranks = num_ranks(data);
   std::map<std::string, std::vector<double>> seconds;
-  std::vector<double> busy(static_cast<size_t>(ranks), 0.0);
+  std::vector<double> busy(static_cast<size_t>(ranks), 0.0), elapsed(static_cast<size_t>(ranks), 0.0);
   for (const auto& p : data.phases) {
     auto& row = seconds[p.phase];
     row.resize(static_cast<size_t>(ranks), 0.0);
     if (p.rank < 0) continue;
     row[static_cast<size_t>(p.rank)] += p.t_end - p.t_start;
     busy[static_cast<size_t>(p.rank)] += p.t_end - p.t_start;
+    elapsed[static_cast<size_t>(p.rank)] = std::max(elapsed[static_cast<size_t>(p.rank)], p.t_end);
   }
   std::string s = fmt::format("{:<10}", "phase");
   for (int r = 0; r < ranks; ++r) s += fmt::format(" {:>10}", fmt::format("rank {}", r));
@@ -301,6 +302,10 @@ std::string format_phase_table(const ProfileData& data) {
     sum += v;
     max = std::max(max, v);
   }
+  s += "\n";
+  // Phase times count from the rank's start of the run (after process start-up and MPI_Init).
+  s += fmt::format("{:<10}", "elapsed");
+  for (double v : elapsed) s += fmt::format(" {:>10.3f}", v);
   s += "\n";
   if (sum > 0) {
     s += fmt::format("load imbalance (max / mean busy): {:.3f}\n", max / (sum / ranks));

@@ -9,8 +9,10 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
 
 #include "laco/core/error.h"
+#include "laco/core/openblas_core.h"
 
 namespace laco::model {
 namespace {
@@ -57,6 +59,7 @@ int configure_threads(int threads, int ranks_on_node) {
   if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
     fn(threads);
   }
+  spdlog::debug("OpenBLAS kernels: {}", openblas_core());
   return threads;
 }
 

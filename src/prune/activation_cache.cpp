@@ -1,6 +1,8 @@
 // Reference pass and activation cache: see activation_cache.h.
 #include "laco/prune/activation_cache.h"
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 
 #include "laco/core/error.h"
@@ -13,14 +15,33 @@ const at::Tensor& CalibrationBatch::input_of(int64_t layer) const {
   return inputs[static_cast<size_t>(i)];
 }
 
+namespace {
+
+// `root`'s tensor into every peer's `t` (same shape and dtype everywhere).
+void share(dist::Communicator& peers, at::Tensor& t, int root) {
+  if (t.is_cpu()) {
+    peers.broadcast(t, root);
+    return;
+  }
+  at::Tensor host = t.cpu();
+  peers.broadcast(host, root);
+  if (peers.rank() != root) t.copy_(host);
+}
+
+}  // namespace
+
 std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
                                               const std::vector<std::vector<int64_t>>& samples,
                                               const std::vector<dist::MicroBatch>& batches,
                                               const std::vector<int>& mine, bool cache,
-                                              int64_t cache_first, int64_t cache_last) {
+                                              int64_t cache_first, int64_t cache_last,
+                                              dist::Communicator* peers) {
+  const int width = peers ? peers->size() : 1, me = peers ? peers->rank() : 0;
+  const int64_t cached = cache ? std::max<int64_t>(0, cache_last - cache_first) : 0;
+  const auto opts = at::TensorOptions().dtype(model.dtype()).device(model.device());
   std::vector<CalibrationBatch> out;
-  for (int index : mine) {
-    const dist::MicroBatch& mb = batches.at(static_cast<size_t>(index));
+  for (size_t k = 0; k < mine.size(); ++k) {
+    const dist::MicroBatch& mb = batches.at(static_cast<size_t>(mine[k]));
     CalibrationBatch cb;
     cb.first_sample = mb.first_sample;
     cb.ids = at::zeros({mb.num_samples, mb.max_length}, at::kLong);
@@ -33,15 +54,29 @@ std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
     }
     cb.ctx = model.make_context(cb.mask, mb.max_length);
     cb.cache_first = cache_first;
-    model::LayerHook hook;
-    if (cache) {
-      hook = [&](int64_t layer, const at::Tensor& h) {
-        if (layer >= cache_first && layer < cache_last) cb.inputs.push_back(h);
-      };
+    if (static_cast<int>(k % static_cast<size_t>(width)) == me) {
+      model::LayerHook hook;
+      if (cache) {
+        hook = [&](int64_t layer, const at::Tensor& h) {
+          if (layer >= cache_first && layer < cache_last) cb.inputs.push_back(h.contiguous());
+        };
+      }
+      at::Tensor h = model.run_layers(model.embed(cb.ids), 0, model.num_layers(), cb.ctx, hook);
+      cb.reference = model.final_norm(h).contiguous();
+      LACO_CHECK(static_cast<int64_t>(cb.inputs.size()) == cached, "cached {} layer inputs, expected {}",
+                 cb.inputs.size(), cached);
+    } else {  // filled by the peer that runs this batch
+      const std::vector<int64_t> shape = {mb.num_samples, mb.max_length, model.config().hidden_size};
+      cb.reference = at::empty(shape, opts);
+      for (int64_t i = 0; i < cached; ++i) cb.inputs.push_back(at::empty(shape, opts));
     }
-    at::Tensor h = model.run_layers(model.embed(cb.ids), 0, model.num_layers(), cb.ctx, hook);
-    cb.reference = model.final_norm(h);
     out.push_back(std::move(cb));
+  }
+  // Only after every peer has run its own batches, so the peers' compute overlaps.
+  for (size_t k = 0; width > 1 && k < out.size(); ++k) {
+    const int root = static_cast<int>(k % static_cast<size_t>(width));
+    share(*peers, out[k].reference, root);
+    for (at::Tensor& t : out[k].inputs) share(*peers, t, root);
   }
   return out;
 }

@@ -226,7 +226,12 @@ class PruneRun {
     const auto batches = dist::make_micro_batches(lengths, cfg_.calibration.batch_size);
     const auto mine = dist::assign_micro_batches(static_cast<int>(batches.size()), plan_.data_shards, plan_.shard_of(rank_));
     const int64_t cache_last = std::max(params_.lowest, params_.highest - params_.merge_layers + 1);
-    auto own = prepare_batches(*model_, samples_, batches, mine, cfg_.laco.activation_cache, params_.lowest, cache_last);
+    // The ranks of this shard in every group hold the same batches (one per group).
+    std::unique_ptr<dist::Communicator> peers;
+    if (cfg_.parallel.share_cache && plan_.candidate_width > 1)
+      peers = world_.split(plan_.shard_of(rank_), plan_.group_of(rank_));
+    auto own = prepare_batches(*model_, samples_, batches, mine, cfg_.laco.activation_cache, params_.lowest,
+                               cache_last, peers.get());
     phases_.add(cfg_.laco.activation_cache ? "cache" : "reference", t0, wall_seconds(),
                 static_cast<int64_t>(cache_bytes(own)));
     dist::EvaluatorOptions eopt{spec_, rep_, cfg_.laco.activation_cache, cfg_.laco.early_reject, cfg_.laco.threshold};

@@ -1,6 +1,6 @@
 // Determinism across world sizes (issue 5 item 4): the quickstart prune under mpirun with
-// 1, 2, 3 and 4 ranks, and with W = 2 candidate groups on 4 ranks, must make the same
-// decisions with bitwise-equal similarities and write byte-identical checkpoints, because
+// 1, 2, 3 and 4 ranks, with W = 2 candidate groups on 4 ranks, and with the reference pass
+// computed by every rank itself (parallel.share_cache = false) must make the same decisions with bitwise-equal similarities and write byte-identical checkpoints, because
 // micro-batches do not depend on the world size and rank 0 sums per-sample similarities
 // in sample order. model.threads is fixed at 1 (LibTorch reductions differ by thread count).
 #include <cstring>
@@ -98,9 +98,10 @@ void expect_same_bytes(const std::string& ref_dir, const std::string& dir, const
 }
 
 // One test, so that ctest (which starts a process per test) makes the single-rank
-// reference once: -n 1 is checked to be meaningful, then -n 2, 3, 4 and -n 4 with W = 2
-// (candidates l and l-1 evaluated together, the partner of an accepted l discarded) must
-// reproduce it.
+// reference once: -n 1 is checked to be meaningful, then -n 2, 3, 4 (W = world size: the
+// ranks split the reference pass and broadcast it), -n 4 with W = 2 (candidates l and l-1
+// evaluated together, the partner of an accepted l discarded) and -n 3 without sharing the
+// reference pass must reproduce it.
 TEST_F(Determinism, WorldSizesAndCandidateWidthGiveIdenticalResults) {
   LACO_REQUIRE_ASSET("models/kjv-16L");
   const auto& ref = run("n1", 1);
@@ -117,7 +118,8 @@ TEST_F(Determinism, WorldSizesAndCandidateWidthGiveIdenticalResults) {
     std::vector<std::string> extra;
   };
   const std::vector<Case> cases = {{"n2", 2, {}}, {"n3", 3, {}}, {"n4", 4, {}},
-                                   {"n4w2", 4, {"--set", "parallel.candidate_width=2"}}};
+                                   {"n4w2", 4, {"--set", "parallel.candidate_width=2"}},
+                                   {"n3noshare", 3, {"--set", "parallel.share_cache=false"}}};
   for (const auto& c : cases) {
     const std::string what = c.name + " vs n1";
     const auto& r = run(c.name, c.ranks, c.extra);

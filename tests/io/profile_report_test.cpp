@@ -90,6 +90,7 @@ TEST(ProfileReport, PhaseTableSumsPerRank) {
   EXPECT_NE(t.find("load            2.000      1.000"), std::string::npos) << t;
   EXPECT_NE(t.find("candidate       3.000      1.000"), std::string::npos) << t;
   EXPECT_NE(t.find("busy            5.000      3.000"), std::string::npos) << t;
+  EXPECT_NE(t.find("elapsed         5.000      3.000"), std::string::npos) << t;  // last phase end
   EXPECT_NE(t.find("load imbalance (max / mean busy): 1.250"), std::string::npos) << t;
   EXPECT_NE(t.find("1.0 MiB"), std::string::npos) << t;
   EXPECT_NE(t.find("3.0 GiB"), std::string::npos) << t;

@@ -120,8 +120,9 @@ model::ModelConfig random_config(int layers) {
                                     {"num_key_value_heads", 2}, {"vocab_size", 64}}, "random");
 }
 
-// T = the median similarity of the candidates of an all-reject run, so the real run
-// has both accepts and rejects.
+// T = midway between the two middle similarities of an all-reject run, so the real run
+// has both accepts and rejects and no candidate sits on the threshold (where float
+// rounding that differs between BLAS kernels would decide).
 CollapseParams params_for(BruteForce& bf, int64_t layers, int64_t c) {
   CollapseParams p{c, 1, layers, 1, 0.0, 0};
   std::vector<Candidate> all;
@@ -129,7 +130,7 @@ CollapseParams params_for(BruteForce& bf, int64_t layers, int64_t c) {
   std::vector<double> sims;
   for (const auto& o : bf.evaluate(all)) sims.push_back(o.similarity);
   std::sort(sims.begin(), sims.end());
-  p.threshold = sims[sims.size() / 2];
+  p.threshold = 0.5 * (sims[sims.size() / 2 - 1] + sims[sims.size() / 2]);
   return p;
 }
 

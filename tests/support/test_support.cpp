@@ -14,12 +14,16 @@
 
 #include <ATen/ATen.h>
 
+#include "laco/core/openblas_core.h"
+
 namespace laco::test {
 
 namespace {
 // Environment every test process (and the laco_dist / mpirun it starts) runs with, unless
-// the caller set the variables: root-safe, oversubscribable Open MPI, one BLAS thread.
+// the caller set the variables: root-safe, oversubscribable Open MPI, one BLAS thread, and
+// OpenBLAS kernels that suit the CPU (a restart if needed, inherited by child processes).
 const bool kEnvironmentDefaults = [] {
+  restart_with_fast_openblas();
   setenv("LACO_ASSETS", LACO_TEST_ASSETS_DEFAULT, 0);
   setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);

@@ -54,6 +54,7 @@ struct OutputSection {
 
 struct ParallelSection {
   int candidate_width = 0;          // W >= 0; 0 = world size
+  bool share_cache = true;          // the W ranks of a shard split the reference pass
 };
 
 struct ProfileSection {

@@ -4,11 +4,18 @@
 // candidate's base. Because merges only happen at or above the loop cursor and the cursor
 // only decreases, layers below a candidate are always original, so a candidate at l
 // starts from the cached input of layer l instead of re-running layers 0..l-1.
+//
+// Ranks of different candidate groups that hold the same shard hold the same
+// micro-batches. Passed as `peers`, they split the reference pass (peer p runs every
+// W-th batch, starting at p) and broadcast the results to each other. A batch's forward
+// does not depend on which rank runs it, so the cache is bitwise what each rank would
+// have computed alone, for 1/W of the compute.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "laco/dist/communicator.h"
 #include "laco/dist/plan.h"
 #include "laco/model/transformer.h"
 
@@ -28,12 +35,15 @@ struct CalibrationBatch {
 
 // Builds the batches `mine` (indices into `batches`) from the samples, runs the original
 // model once over each, and caches layer inputs for layers [cache_first, cache_last) when
-// `cache` is set. Returns them in the order of `mine`.
+// `cache` is set. Returns them in the order of `mine`. `peers` (every peer passes the same
+// `mine`; null = compute everything here) share the pass as described above; CUDA
+// tensors travel through host memory.
 std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
                                               const std::vector<std::vector<int64_t>>& samples,
                                               const std::vector<dist::MicroBatch>& batches,
                                               const std::vector<int>& mine, bool cache,
-                                              int64_t cache_first, int64_t cache_last);
+                                              int64_t cache_first, int64_t cache_last,
+                                              dist::Communicator* peers = nullptr);
 
 // Bytes held by the batches' cached inputs and references.
 uint64_t cache_bytes(const std::vector<CalibrationBatch>& batches);

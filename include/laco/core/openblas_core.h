@@ -1,0 +1,29 @@
+// OpenBLAS kernels that suit the CPU.
+//
+// OpenBLAS picks its kernels once, when it loads, from the CPU model. A model newer than
+// the library (Debian 12's OpenBLAS 0.3.21 on Sapphire or Emerald Rapids) falls back to
+// "Prescott", SSE3 kernels that run float32 GEMM about 4x slower than the AVX-512 ones
+// (measured 32 vs 145 GFLOP/s on one core). OpenBLAS reads OPENBLAS_CORETYPE only at load
+// time, so the only cure inside the process is to start again with it set.
+#pragma once
+
+#include <string>
+
+namespace laco {
+
+// The OpenBLAS core name for this CPU's instruction set: "SkylakeX" (AVX-512 F/BW/VL/DQ/CD),
+// "Haswell" (AVX2 + FMA), else null.
+const char* openblas_core_for_cpu();
+
+// OpenBLAS's openblas_get_corename(), or "" when OpenBLAS is not the loaded BLAS.
+std::string openblas_core();
+
+// When OpenBLAS fell back to Prescott on a CPU that has a better core and OPENBLAS_CORETYPE
+// is unset: sets it and re-executes this program (execv of /proc/self/exe with the same
+// arguments, pid and environment). Costs one more process start (~0.5 s with Debian's
+// LibTorch), only on such machines; export OPENBLAS_CORETYPE to avoid it. Call before
+// anything else (before MPI_Init). Returns when no restart is needed, or after a warning
+// when execv failed.
+void restart_with_fast_openblas();
+
+}  // namespace laco
