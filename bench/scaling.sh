@@ -47,15 +47,15 @@ now() { date +%s.%N; }
 
 # One timed prune: run RANKS W -> "wall in-run" seconds (in-run: the slowest rank's
 # elapsed time from profile.h5, i.e. without process start-up and MPI_Init); the output
-# stays in $scratch/nRANKS.
+# and its `laco_dist report` (report.txt) stay in $scratch/nRANKS.
 run() {
   local ranks="$1" width="$2" t0 t1 inrun
   t0="$(now)"
   "${mpi[@]}" -n "$ranks" "$bin" prune "$repo/configs/quickstart.toml" "${settings[@]}" \
     --set "parallel.candidate_width=$width" --set "output.dir=$scratch/n$ranks" "${extra[@]}" >/dev/null
   t1="$(now)"
-  inrun="$("$bin" report "$scratch/n$ranks/profile.h5" --svg "$scratch/n$ranks/profile.svg" |
-    awk '/^elapsed / { m = 0; for (i = 2; i <= NF; ++i) if ($i > m) m = $i; print m }')"
+  "$bin" report "$scratch/n$ranks/profile.h5" --svg "$scratch/n$ranks/profile.svg" >"$scratch/n$ranks/report.txt"
+  inrun="$(awk '/^elapsed / { m = 0; for (i = 2; i <= NF; ++i) if ($i > m) m = $i; print m }' "$scratch/n$ranks/report.txt")"
   echo "$(echo "$t1 - $t0" | bc -l) $inrun"
 }
 min() { if [[ -z "$1" ]] || (( $(echo "$2 < $1" | bc -l) )); then echo "$2"; else echo "$1"; fi; }
@@ -64,9 +64,9 @@ candidates() {
   python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["candidates"]; print(len(c), sum(x["accepted"] for x in c))' "$1/laco_report.json"
 }
 
-# The per-rank rows cache, candidate, busy and elapsed of `laco_dist report`'s phase table.
+# The per-rank rows cache, candidate, busy and elapsed of the last run's phase table.
 busy() {
-  "$bin" report "$1/profile.h5" --svg "$1/profile.svg" | awk '/^(cache|candidate|busy|elapsed) /'
+  awk '/^(cache|candidate|busy|elapsed) /' "$1/report.txt"
 }
 
 echo "laco_dist scaling: kjv-16L, C=2, T=0.99, 64 samples x 64 tokens, model.threads=1, best of $repeats"

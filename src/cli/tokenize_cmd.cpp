@@ -2,14 +2,13 @@
 // HuggingFace tokenizer.json. Every rank loads and encodes (so bad input is found on all of
 // them alike); only rank 0 prints, on stdout, one line per sequence.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "laco/cli/args.h"
 #include "laco/cli/commands.h"
 #include "laco/core/error.h"
+#include "laco/core/files.h"
 #include "laco/tokenizer/tokenizer.h"
 
 namespace laco::cli {
@@ -29,11 +28,9 @@ std::vector<std::string> split_lines(const std::string& text) {
 }
 
 std::string read_input_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  LACO_INPUT_CHECK(in.good(), "tokenize: cannot open --file '{}'", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::optional<std::string> text = read_file(path);
+  LACO_INPUT_CHECK(text.has_value(), "tokenize: cannot open --file '{}'", path);
+  return *text;
 }
 
 void append_ids(std::string& out, const std::vector<int64_t>& ids, bool json) {

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <memory>
 #include <set>
@@ -19,6 +18,7 @@
 #include <toml++/toml.h>
 
 #include "laco/core/error.h"
+#include "laco/core/files.h"
 #include "laco/core/resources.h"
 
 namespace laco {
@@ -519,12 +519,9 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   std::error_code ec;
   LACO_INPUT_CHECK(!std::filesystem::is_directory(path, ec),
                    "{}: cannot read config file: it is a directory", path);
-  std::ifstream in(path, std::ios::binary);
-  LACO_INPUT_CHECK(in.good(), "{}: cannot read config file: {}", path, std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  LACO_INPUT_CHECK(!in.bad(), "{}: cannot read config file: {}", path, std::strerror(errno));
-  return parse_run_config(text.str(), path, overrides);
+  const std::optional<std::string> text = read_file(path);
+  LACO_INPUT_CHECK(text.has_value(), "{}: cannot read config file: {}", path, std::strerror(errno));
+  return parse_run_config(*text, path, overrides);
 }
 
 void validate_against_model(const RunConfig& cfg, int num_layers) {

@@ -1,4 +1,4 @@
-// Restarting with OpenBLAS kernels that suit the CPU: see openblas_core.h.
+// OpenBLAS threads and kernels: see openblas_core.h.
 #include "laco/core/openblas_core.h"
 
 #include <dlfcn.h>
@@ -24,6 +24,11 @@ const char* openblas_core_for_cpu() {
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
   return nullptr;
+}
+
+void set_openblas_threads(int threads) {
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(threads);
 }
 
 std::string openblas_core() {

@@ -2,20 +2,17 @@
 // documents, batching only windows of the same document, so sums do not depend on the ranks.
 #include "laco/eval/perplexity.h"
 
-#include <fstream>
-#include <sstream>
 
 #include "laco/core/error.h"
+#include "laco/core/files.h"
 #include "laco/eval/loglikelihood.h"
 
 namespace laco::eval {
 
 std::vector<std::string> read_perplexity_documents(const std::string& path, int64_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  LACO_INPUT_CHECK(in.good(), "cannot open perplexity file {} (eval.perplexity_file)", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::vector<std::string> docs = wikitext_documents(ss.str());
+  const std::optional<std::string> text = read_file(path);
+  LACO_INPUT_CHECK(text.has_value(), "cannot open perplexity file {} (eval.perplexity_file)", path);
+  std::vector<std::string> docs = wikitext_documents(*text);
   if (limit > 0 && static_cast<int64_t>(docs.size()) > limit) docs.resize(static_cast<size_t>(limit));
   return docs;
 }

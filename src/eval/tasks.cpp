@@ -4,12 +4,11 @@
 #include "laco/eval/tasks.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "laco/core/error.h"
+#include "laco/core/files.h"
 #include "laco/core/strings.h"
 #include "laco/eval/metrics.h"
 #include "text_util.h"
@@ -67,14 +66,12 @@ std::string join_names(const std::vector<std::string>& names) {
 // ---- file access -----------------------------------------------------------------
 
 std::string read_whole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  LACO_INPUT_CHECK(in.good(),
+  std::optional<std::string> text = read_file(path);
+  LACO_INPUT_CHECK(text.has_value(),
                    "cannot open {}: the evaluation data lives under the assets directory "
                    "(LACO_ASSETS, default ../shared; see ASSETS.md)",
                    path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return *text;
 }
 
 // The file's lines without their "\n" (and a "\r" before it); a final newline adds no line.
@@ -149,20 +146,6 @@ std::vector<Record> read_jsonl(const std::string& path, int64_t limit) {
     records.push_back(std::move(r));
   }
   return records;
-}
-
-// An item whose options share `context` and continue it with " " + choice (the harness's
-// default target_delimiter).
-MultipleChoiceItem shared_context_item(const std::string& context, std::vector<std::string> choices,
-                                       int gold) {
-  MultipleChoiceItem item;
-  for (const std::string& c : choices) {
-    item.contexts.push_back(context);
-    item.continuations.push_back(" " + c);
-  }
-  item.choices = std::move(choices);
-  item.gold = gold;
-  return item;
 }
 
 
@@ -348,6 +331,18 @@ std::vector<MultipleChoiceItem> read_winogrande(const std::string& dir, int64_t 
 }
 
 }  // namespace
+
+MultipleChoiceItem shared_context_item(const std::string& context, std::vector<std::string> choices,
+                                       int gold) {
+  MultipleChoiceItem item;
+  for (const std::string& c : choices) {
+    item.contexts.push_back(context);
+    item.continuations.push_back(" " + c);
+  }
+  item.choices = std::move(choices);
+  item.gold = gold;
+  return item;
+}
 
 bool MultipleChoiceItem::shares_context() const {
   return std::all_of(contexts.begin(), contexts.end(),

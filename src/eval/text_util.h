@@ -15,7 +15,6 @@ bool is_python_space(char32_t c);
 // UTF-8 -> code points; an invalid byte becomes U+FFFD (one per byte) instead of throwing.
 std::u32string utf8_decode(const std::string& s);
 std::string utf8_encode(const std::u32string& s);
-void utf8_append(std::string& out, char32_t c);
 
 // Python len() of the decoded string.
 int64_t utf8_length(const std::string& s);

@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "laco/core/error.h"
+#include "laco/core/files.h"
 #include "laco/core/strings.h"
 #include "laco/io/atomic_file.h"
 
@@ -104,11 +104,9 @@ nlohmann::json parse_json(const std::string& text, const std::string& context) {
 nlohmann::json read_json_file(const std::string& path) {
   LACO_INPUT_CHECK(fs::is_regular_file(path), "cannot read JSON file '{}': {}", path,
                    fs::exists(path) ? "not a regular file" : "no such file");
-  std::ifstream in(path, std::ios::binary);
-  LACO_INPUT_CHECK(in.good(), "cannot read JSON file '{}': {}", path, std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_json(ss.str(), fmt::format("'{}'", path));
+  const std::optional<std::string> text = read_file(path);
+  LACO_INPUT_CHECK(text.has_value(), "cannot read JSON file '{}': {}", path, std::strerror(errno));
+  return parse_json(*text, fmt::format("'{}'", path));
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {

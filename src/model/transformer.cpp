@@ -2,7 +2,6 @@
 // D hidden, H heads, Hkv key/value heads, hd head dim, F intermediate, V vocab.
 #include "laco/model/transformer.h"
 
-#include <dlfcn.h>
 
 #include <cmath>
 #include <thread>
@@ -54,11 +53,7 @@ int configure_threads(int threads, int ranks_on_node) {
     threads = std::max(1, cores / std::max(1, ranks_on_node));
   }
   at::set_num_threads(threads);
-  // OpenBLAS (pthread build) keeps its own pool that LibTorch does not control.
-  using SetThreads = void (*)(int);
-  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    fn(threads);
-  }
+  set_openblas_threads(threads);  // its own pool, which LibTorch does not control
   spdlog::debug("OpenBLAS kernels: {}", openblas_core());
   return threads;
 }

@@ -23,9 +23,10 @@ void share(dist::Communicator& peers, at::Tensor& t, int root) {
     peers.broadcast(t, root);
     return;
   }
-  at::Tensor host = t.cpu();
+  const bool mine = peers.rank() == root;
+  at::Tensor host = mine ? t.cpu() : at::empty(t.sizes(), t.options().device(at::kCPU));
   peers.broadcast(host, root);
-  if (peers.rank() != root) t.copy_(host);
+  if (!mine) t.copy_(host);
 }
 
 }  // namespace

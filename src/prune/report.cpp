@@ -2,11 +2,11 @@
 #include "laco/prune/report.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "laco/core/error.h"
+#include "laco/core/files.h"
 #include "laco/core/resources.h"
+#include "laco/core/strings.h"
 #include "laco/io/checkpoint.h"
 
 namespace laco::prune {
@@ -74,16 +74,12 @@ json make_report(const RunConfig& cfg, int64_t original_layers, const CollapseSt
 }
 
 json model_fingerprint(const std::string& model_dir) {
-  std::ifstream f(model_dir + "/config.json", std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
   json shards = json::object();
   for (const auto& e : fs::directory_iterator(model_dir)) {
     const std::string name = e.path().filename().string();
-    if (e.is_regular_file() && (name.size() > 12 && name.substr(name.size() - 12) == ".safetensors"))
-      shards[name] = e.file_size();
+    if (e.is_regular_file() && ends_with(name, ".safetensors")) shards[name] = e.file_size();
   }
-  return {{"config_json", fnv1a_hex(ss.str())}, {"shards", shards}};
+  return {{"config_json", fnv1a_hex(read_file(model_dir + "/config.json").value_or(""))}, {"shards", shards}};
 }
 
 void save_state(const std::string& dir, const RunConfig& cfg, const json& fingerprint,

@@ -8,10 +8,9 @@
 #include <atomic>
 #include <exception>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
+#include "laco/core/files.h"
 #include "laco/tokenizer/added_vocabulary.h"
 #include "laco/tokenizer/bpe.h"
 #include "laco/tokenizer/decoders.h"
@@ -50,11 +49,9 @@ struct Tokenizer::Impl {
 namespace {
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  LACO_INPUT_CHECK(in.good(), "{}: cannot open file", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::optional<std::string> text = read_file(path);
+  LACO_INPUT_CHECK(text.has_value(), "{}: cannot open file", path);
+  return *text;
 }
 
 nlohmann::json parse_json_file(const std::string& path) {

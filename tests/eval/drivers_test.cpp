@@ -15,6 +15,7 @@
 #include "laco/eval/metrics.h"
 #include "laco/eval/multiple_choice.h"
 #include "laco/eval/perplexity.h"
+#include "laco/eval/tasks.h"
 #include "laco/eval/translation.h"
 #include "laco/model/layer_table.h"
 #include "support/test_support.h"
@@ -101,19 +102,9 @@ TEST_F(Drivers, PerplexityDefinitionsEndToEnd) {
 
 TEST_F(Drivers, MultipleChoiceAccAndAccNorm) {
   std::vector<MultipleChoiceItem> items;
-  auto shared = [](const std::string& q, std::vector<std::string> choices, int gold) {
-    MultipleChoiceItem it;
-    for (const std::string& c : choices) {
-      it.contexts.push_back(q);
-      it.continuations.push_back(" " + c);
-    }
-    it.choices = std::move(choices);
-    it.gold = gold;
-    return it;
-  };
-  items.push_back(shared("Once upon a time, there was a little", {"girl", "xylophone zebra quartz"}, 0));
-  items.push_back(shared("Lily liked to play with her", {"toys", "ball", "mom and dad in the park"}, 2));
-  items.push_back(shared("The sky was", {"blue", "blue and very big and happy"}, 1));
+  items.push_back(shared_context_item("Once upon a time, there was a little", {"girl", "xylophone zebra quartz"}, 0));
+  items.push_back(shared_context_item("Lily liked to play with her", {"toys", "ball", "mom and dad in the park"}, 2));
+  items.push_back(shared_context_item("The sky was", {"blue", "blue and very big and happy"}, 1));
   MultipleChoiceItem wino;  // partial scoring: contexts differ, continuation shared
   wino.contexts = {"Tom gave Lily a ball because Tom", "Tom gave Lily a ball because Lily"};
   wino.continuations = {" was kind.", " was kind."};

@@ -1,4 +1,5 @@
-// OpenBLAS kernels that suit the CPU.
+// OpenBLAS, reached through dlsym (it is LibTorch's BLAS only when libblas.so.3 is
+// OpenBLAS): its thread pool, and kernels that suit the CPU.
 //
 // OpenBLAS picks its kernels once, when it loads, from the CPU model. A model newer than
 // the library (Debian 12's OpenBLAS 0.3.21 on Sapphire or Emerald Rapids) falls back to
@@ -14,6 +15,10 @@ namespace laco {
 // The OpenBLAS core name for this CPU's instruction set: "SkylakeX" (AVX-512 F/BW/VL/DQ/CD),
 // "Haswell" (AVX2 + FMA), else null.
 const char* openblas_core_for_cpu();
+
+// openblas_set_num_threads(threads) (the pthread build keeps its own pool); a no-op when
+// OpenBLAS is not the loaded BLAS.
+void set_openblas_threads(int threads);
 
 // OpenBLAS's openblas_get_corename(), or "" when OpenBLAS is not the loaded BLAS.
 std::string openblas_core();

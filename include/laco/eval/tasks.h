@@ -35,6 +35,11 @@ struct MultipleChoiceItem {
   bool shares_context() const;
 };
 
+// An item whose options share `context` and continue it with " " + choice (the harness's
+// default target_delimiter).
+MultipleChoiceItem shared_context_item(const std::string& context, std::vector<std::string> choices,
+                                       int gold);
+
 // LAMBADA: predict the last word; continuation = " " + word.
 struct LastWordItem {
   std::string context;
