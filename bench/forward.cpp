@@ -64,7 +64,7 @@ void run(const char* name, const model::LayerTable& table, c10::ScalarType dtype
 }  // namespace
 
 int main(int argc, char** argv) {
-  laco::restart_with_fast_openblas();
+  laco::use_suited_openblas_kernels();
   const int threads = argc > 1 ? std::atoi(argv[1]) : static_cast<int>(std::thread::hardware_concurrency());
   model::configure_threads(threads, 1);
   const double peak32 = matmul_peak(at::kFloat), peak16 = matmul_peak(at::kBFloat16);

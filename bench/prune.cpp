@@ -46,7 +46,7 @@ Result run(const model::LayerTable& table, const std::vector<std::vector<int64_t
 }  // namespace
 
 int main(int argc, char** argv) {
-  laco::restart_with_fast_openblas();
+  laco::use_suited_openblas_kernels();
   const int64_t baseline = peak_rss_bytes();  // LibTorch, BLAS, CUDA runtime, ICU data
   const int threads = model::configure_threads(argc > 1 ? std::atoi(argv[1]) : 1, 1);
   const double threshold = argc > 2 ? std::atof(argv[2]) : 0.9999;

@@ -121,7 +121,7 @@ bool launched_by_mpi() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  laco::restart_with_fast_openblas();
+  laco::use_suited_openblas_kernels();
   std::unique_ptr<laco::dist::MpiRuntime> mpi;
   std::unique_ptr<laco::dist::Communicator> world_ptr;
   if (launched_by_mpi()) {

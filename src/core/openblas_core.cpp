@@ -2,16 +2,10 @@
 #include "laco/core/openblas_core.h"
 
 #include <dlfcn.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
-#include <vector>
 
 namespace laco {
 
@@ -37,23 +31,20 @@ std::string openblas_core() {
   return fn ? fn() : "";
 }
 
-void restart_with_fast_openblas() {
+void use_suited_openblas_kernels() {
   const char* suited = openblas_core_for_cpu();
   if (suited == nullptr || std::getenv("OPENBLAS_CORETYPE") != nullptr || openblas_core() != "Prescott") return;
-  const char* preload = std::getenv("LD_PRELOAD");
-  if (preload != nullptr && std::strstr(preload, "vgpreload") != nullptr) return;  // valgrind's exe is not ours
-  // The arguments this process started with, NUL-separated.
-  std::ifstream in("/proc/self/cmdline", std::ios::binary);
-  const std::string cmdline{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  std::vector<char*> argv;
-  for (size_t i = 0; i < cmdline.size(); i += std::strlen(&cmdline[i]) + 1)
-    argv.push_back(const_cast<char*>(&cmdline[i]));
-  argv.push_back(nullptr);
+  using Fn = void (*)();
+  auto quit = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit"));
+  auto init = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init"));
+  if (quit == nullptr || init == nullptr) {
+    std::fprintf(stderr, "laco: warning: OpenBLAS runs its slowest (Prescott) kernels on this CPU and cannot switch "
+                         "them; start with OPENBLAS_CORETYPE=%s exported\n", suited);
+    return;
+  }
   setenv("OPENBLAS_CORETYPE", suited, 1);
-  if (argv.size() > 1) execv("/proc/self/exe", argv.data());  // returns only on failure
-  unsetenv("OPENBLAS_CORETYPE");
-  std::fprintf(stderr, "laco: warning: OpenBLAS runs its slowest (Prescott) kernels on this CPU and the restart "
-                       "with faster ones failed (%s); export OPENBLAS_CORETYPE=%s\n", std::strerror(errno), suited);
+  quit();  // forgets the kernel table; init reads OPENBLAS_CORETYPE and installs the named one
+  init();
 }
 
 }  // namespace laco

@@ -45,6 +45,14 @@ int ranks_on_node(int fallback) {
   return fallback;
 }
 
+int node_local_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"}) {
+    const char* v = std::getenv(var);
+    if (v && *v) return std::max(0, std::atoi(v));
+  }
+  return 0;
+}
+
 std::string fnv1a_hex(const std::string& bytes) {
   uint64_t h = 14695981039346656037ull;  // FNV-1a 64 offset basis
   for (unsigned char c : bytes) {

@@ -6,10 +6,6 @@
 #include <fstream>
 #include <string>
 
-#ifdef LACO_HAVE_CUDA
-#include <cuda_runtime_api.h>
-#endif
-
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
@@ -94,19 +90,6 @@ int64_t peak_rss_since_reset() {
   return peak_rss_bytes();
 }
 
-int64_t device_bytes_in_use(const model::Transformer& model) {
-#ifdef LACO_HAVE_CUDA
-  if (model.device().is_cuda()) {
-    size_t free_bytes = 0, total_bytes = 0;
-    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
-      return static_cast<int64_t>(total_bytes - free_bytes);
-    }
-  }
-#endif
-  (void)model;
-  return 0;
-}
-
 std::vector<MetricValue> run_speed(const EvalContext& ctx, const SpeedOptions& options) {
   const int64_t prompt_len = std::max<int64_t>(1, std::min(options.prompt_tokens, ctx.max_length / 2));
   const int64_t decode = std::max<int64_t>(1, std::min(options.decode_tokens, ctx.max_length - prompt_len - 1));
@@ -120,7 +103,7 @@ std::vector<MetricValue> run_speed(const EvalContext& ctx, const SpeedOptions& o
   }
   out.push_back({"peak_rss_mb", static_cast<double>(peak_rss_since_reset()) / (1024.0 * 1024.0)});
   if (ctx.model.device().is_cuda()) {
-    out.push_back({"device_mb", static_cast<double>(device_bytes_in_use(ctx.model)) / (1024.0 * 1024.0)});
+    out.push_back({"device_mb", static_cast<double>(model::device_bytes_in_use(ctx.model.device())) / (1024.0 * 1024.0)});
   }
   return out;
 }

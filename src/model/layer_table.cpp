@@ -1,11 +1,17 @@
 // Loading, checking and collapsing the replica's layers: see layer_table.h.
 #include "laco/model/layer_table.h"
 
+#ifdef LACO_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <spdlog/spdlog.h>
 
 #include "laco/core/error.h"
+#include "laco/core/resources.h"
 #include "laco/core/strings.h"
 
 namespace laco::model {
@@ -169,9 +175,24 @@ c10::Device parse_device(const std::string& name, const std::string& what) {
   if (name == "cuda") {
     LACO_INPUT_CHECK(at::hasCUDA(), "{}: device 'cuda' requested but this LibTorch build has no "
                      "CUDA support (or no GPU is visible)", what);
-    return c10::Device(c10::kCUDA);
+    const c10::impl::DeviceGuardImplInterface* cuda = c10::impl::getDeviceGuardImpl(c10::kCUDA);
+    const c10::Device device(c10::kCUDA, static_cast<c10::DeviceIndex>(node_local_rank() % cuda->deviceCount()));
+    cuda->setDevice(device);  // kernels, the CUDA context and cudaMemGetInfo on this GPU only
+    spdlog::debug("{}: node-local rank {} uses GPU {} of {}", what, node_local_rank(), device.index(),
+                  cuda->deviceCount());
+    return device;
   }
   throw InputError(fmt::format("{}: unknown device '{}' (expected cpu or cuda)", what, name));
+}
+
+int64_t device_bytes_in_use(const c10::Device& device) {
+#ifdef LACO_HAVE_CUDA
+  size_t free_bytes = 0, total_bytes = 0;
+  if (device.is_cuda() && cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess)
+    return static_cast<int64_t>(total_bytes - free_bytes);
+#endif
+  (void)device;
+  return 0;
 }
 
 c10::ScalarType checkpoint_dtype(const ModelConfig& config, const io::WeightSource& weights) {

@@ -234,6 +234,7 @@ class PruneRun {
                                cache_last, peers.get());
     phases_.add(cfg_.laco.activation_cache ? "cache" : "reference", t0, wall_seconds(),
                 static_cast<int64_t>(cache_bytes(own)));
+    sample_device_memory();
     dist::EvaluatorOptions eopt{spec_, rep_, cfg_.laco.activation_cache, cfg_.laco.early_reject, cfg_.laco.threshold};
     evaluator_ = std::make_unique<dist::ReplicaEvaluator>(*model_, world_, plan_, std::move(own),
                                                           static_cast<int64_t>(samples_.size()), eopt);
@@ -260,6 +261,7 @@ class PruneRun {
                       r.original_layers.back(), o.similarity, r.accepted, r.discarded, o.t_merge, o.t_forward,
                       o.t_reduce});
     }
+    sample_device_memory();
     auto phase_rows = phases_.gather(world_);
     if (rank_ == 0) {
       const double t0 = wall_seconds();
@@ -272,9 +274,14 @@ class PruneRun {
     inject_fault(rank_, s.rounds - 1);
   }
 
+  // GPU memory in use after the cache and after every round: the caching allocator keeps
+  // what it reserved, so the largest sample is the peak up to a round's transients.
+  void sample_device_memory() { peak_device_ = std::max(peak_device_, model::device_bytes_in_use(device_)); }
+
   // Every rank's peak memory to rank 0, which writes the checkpoint, report and summary.
   void finish(CollapseState& state) {
-    std::vector<double> mem = world_.gatherv(std::vector<double>{double(rank_), double(peak_rss_bytes())}, 0);
+    std::vector<double> mem =
+        world_.gatherv(std::vector<double>{double(rank_), double(peak_rss_bytes()), double(peak_device_)}, 0);
     auto last_phases = phases_.gather(world_);
     if (rank_ != 0) return;
     const double t0 = wall_seconds();
@@ -285,8 +292,8 @@ class PruneRun {
     const auto report = make_report(cfg_, mc_.num_hidden_layers, state, layer_map, wall_seconds() - t_start_);
     io::write_file_atomic(out_dir_ + "/laco_report.json", report.dump(2) + "\n");
     std::vector<io::MemoryRow> memory;
-    for (size_t i = 0; i + 1 < mem.size(); i += 2)
-      memory.push_back({static_cast<int32_t>(mem[i]), static_cast<int64_t>(mem[i + 1]), 0});
+    for (size_t i = 0; i + 2 < mem.size(); i += 3)
+      memory.push_back({static_cast<int32_t>(mem[i]), static_cast<int64_t>(mem[i + 1]), static_cast<int64_t>(mem[i + 2])});
     last_phases.push_back({0, "save", t0 - t_start_, wall_seconds() - t_start_, 0});
     profile_->add_phases(last_phases);
     profile_->set_memory(memory);
@@ -306,6 +313,7 @@ class PruneRun {
   Representation rep_ = Representation::kFlat;
   c10::ScalarType dtype_ = at::kFloat;
   c10::Device device_ = c10::Device(c10::kCPU);
+  int64_t peak_device_ = 0;
   dist::Plan plan_;
   CollapseParams params_;
   std::string out_dir_;

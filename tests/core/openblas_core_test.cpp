@@ -1,7 +1,8 @@
 // Tests of the OpenBLAS kernel choice (core/openblas_core): the core named for this CPU
-// matches the flags in /proc/cpuinfo, this test process (restarted by test_support when
-// needed) runs that core, and laco_dist started without OPENBLAS_CORETYPE restarts itself
-// exactly once into it (OpenBLAS's own OPENBLAS_VERBOSE=2 "Core:" lines are the witness).
+// matches the flags in /proc/cpuinfo, this test process (switched by test_support when
+// needed) runs that core, and laco_dist started without OPENBLAS_CORETYPE switches at most
+// once, into it (OpenBLAS's own OPENBLAS_VERBOSE=2 "Core:" lines, one per kernel choice,
+// are the witness).
 #include "laco/core/openblas_core.h"
 
 #include <cstdlib>
@@ -54,16 +55,16 @@ TEST(OpenblasCore, ThisProcessDoesNotRunPrescottKernels) {
   EXPECT_NE(core, "Prescott");
 }
 
-TEST(OpenblasCore, LacoDistRestartsOnceIntoTheSuitedCore) {
+TEST(OpenblasCore, LacoDistSwitchesOnceIntoTheSuitedCore) {
   if (openblas_core().empty() || openblas_core_for_cpu() == nullptr)
     GTEST_SKIP() << "OpenBLAS not loaded or no AVX2 on this CPU";
   const auto r = test::run_cli({"--version"}, {"env", "-u", "OPENBLAS_CORETYPE", "OPENBLAS_VERBOSE=2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> cores;  // one "Core: X" line per start of OpenBLAS
+  std::vector<std::string> cores;  // one "Core: X" line per kernel choice
   std::istringstream err(r.err);
   for (std::string line; std::getline(err, line);)
     if (line.rfind("Core: ", 0) == 0) cores.push_back(line.substr(6));
-  std::printf("OpenBLAS starts in laco_dist --version:");
+  std::printf("OpenBLAS kernel choices in laco_dist --version:");
   for (const auto& c : cores) std::printf(" %s", c.c_str());
   std::printf("\n");
   ASSERT_FALSE(cores.empty()) << r.err;

@@ -3,7 +3,10 @@
 # against a CUDA LibTorch 2.x with NCCL into build/gpu, then runs on the GPU:
 #   - the forward-parity test  tests/model/forward_cuda_test.cpp (golden logits, bf16),
 #   - the single-rank NCCL collective test  tests/dist/nccl_communicator_test.cpp,
-#   - a `laco_dist generate --device cuda` smoke run.
+#   - a `laco_dist generate --device cuda` smoke run,
+#   - a distributed prune on the GPU: `mpirun -n 2` with W = 2 (both ranks on the one GPU
+#     when there is one; their shared activation cache crosses host memory) against -n 1:
+#     identical report candidates and checkpoint, and GPU memory recorded in profile.h5.
 # Usage:
 #   tests/gpu/run.sh
 #   Torch_DIR=/opt/libtorch/share/cmake/Torch NCCL_HOME=/opt/nccl tests/gpu/run.sh
@@ -228,6 +231,31 @@ run_test "$build/tests/dist_nccl_communicator_test"
 say "laco_dist generate --device cuda (smoke)"
 if ! "$build/laco_dist" generate --model "$LACO_ASSETS/models/stories260K-hf" --device cuda \
     --prompt-ids 1 --max-new-tokens 32 --json; then
+  status=1
+fi
+
+say "laco_dist prune with model.device=cuda: -n 1 and -n 2 (W = 2)"
+if command -v mpirun >/dev/null; then
+  for n in 1 2; do
+    mpirun -n "$n" --oversubscribe --bind-to none --allow-run-as-root --mca pml ob1 \
+      "$build/laco_dist" prune "$repo/configs/quickstart.toml" --set model.device=cuda --set model.threads=1 \
+      --set parallel.candidate_width="$n" --set output.dir="$build/prune-n$n" --set output.overwrite=true \
+      --quiet || status=1
+  done
+  python3 - "$build/prune-n1" "$build/prune-n2" <<'PY' || status=1
+import json, sys
+import h5py
+def candidates(d):  # timing aside
+    return [{k: v for k, v in c.items() if k != "seconds"} for c in json.load(open(d + "/laco_report.json"))["candidates"]]
+one, two = candidates(sys.argv[1]), candidates(sys.argv[2])
+print(f"== {len(one)} candidates, {sum(c['accepted'] for c in one)} accepted; -n 2 (W = 2) identical to -n 1: {one == two}")
+memory = h5py.File(sys.argv[2] + "/profile.h5")["memory"][()]
+print("== peak GPU bytes per rank (-n 2): " + ", ".join(str(int(b)) for b in memory["peak_device_bytes"]))
+sys.exit(0 if one and one == two and all(memory["peak_device_bytes"] > 0) else 1)
+PY
+  cmp "$build/prune-n1/model.safetensors" "$build/prune-n2/model.safetensors" && say "checkpoints byte-identical" || status=1
+else
+  say "FAIL: mpirun not found: the distributed prune on the GPU did not run"
   status=1
 fi
 

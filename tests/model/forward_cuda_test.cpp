@@ -1,10 +1,13 @@
 // Forward-pass parity on a CUDA device (issue 5 item 8; run by tests/gpu/run.sh): the
 // float32 logits of stories260K-hf and kjv-16L on the GPU against the golden data of an
-// independent float64 numpy forward, and bfloat16 on the GPU close to float32. Skips with
+// independent float64 numpy forward, bfloat16 on the GPU close to float32, and each rank's
+// GPU chosen from its node-local rank. Skips with
 // a message when LibTorch has no CUDA or no GPU is visible (the CPU-only CI build).
 #include <cstring>
+#include <string>
 
 #include <ATen/ATen.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <nlohmann/json.hpp>
 
 #include "laco/model/generate.h"
@@ -28,10 +31,6 @@ Transformer load_on(const std::string& rel, c10::DeviceType device, c10::ScalarT
   configure_threads(1, 1);
   return Transformer(load_layer_table(asset(rel), dtype, c10::Device(device)));
 }
-
-
-
-
 
 TEST(ForwardCuda, Stories260KLogitsMatchGolden) {
   LACO_REQUIRE_CUDA();
@@ -100,6 +99,22 @@ TEST(ForwardCuda, GreedyOnGpuMatchesGolden) {
   while (same < got.size() && same < expected.size() && got[same] == expected[same]) ++same;
   std::printf("stories260K greedy on the GPU: %zu of %zu tokens identical\n", same, expected.size());
   EXPECT_EQ(got, expected);
+}
+
+TEST(ForwardCuda, ParseDeviceTakesTheGpuOfTheNodeLocalRank) {
+  LACO_REQUIRE_CUDA();
+  const c10::impl::DeviceGuardImplInterface* cuda = c10::impl::getDeviceGuardImpl(c10::kCUDA);
+  const int count = cuda->deviceCount();
+  for (int local : {0, 1, count, 2 * count + 1}) {
+    setenv("OMPI_COMM_WORLD_LOCAL_RANK", std::to_string(local).c_str(), 1);
+    const c10::Device d = parse_device("cuda", "test");
+    std::printf("node-local rank %d of %d GPU(s) -> %s, current device %d\n", local, count, d.str().c_str(),
+                static_cast<int>(cuda->getDevice().index()));
+    EXPECT_EQ(d.index(), local % count);
+    EXPECT_EQ(cuda->getDevice().index(), local % count);
+  }
+  unsetenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  EXPECT_EQ(parse_device("cuda", "test").index(), 0);
 }
 
 }  // namespace

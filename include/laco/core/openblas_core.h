@@ -4,8 +4,9 @@
 // OpenBLAS picks its kernels once, when it loads, from the CPU model. A model newer than
 // the library (Debian 12's OpenBLAS 0.3.21 on Sapphire or Emerald Rapids) falls back to
 // "Prescott", SSE3 kernels that run float32 GEMM about 4x slower than the AVX-512 ones
-// (measured 32 vs 145 GFLOP/s on one core). OpenBLAS reads OPENBLAS_CORETYPE only at load
-// time, so the only cure inside the process is to start again with it set.
+// (measured 32 vs 145 GFLOP/s on one core). OpenBLAS reads OPENBLAS_CORETYPE when it loads;
+// its DYNAMIC_ARCH builds (the only ones that choose kernels at run time) export the
+// functions that make that choice, so it can be made again inside the process.
 #pragma once
 
 #include <string>
@@ -24,11 +25,10 @@ void set_openblas_threads(int threads);
 std::string openblas_core();
 
 // When OpenBLAS fell back to Prescott on a CPU that has a better core and OPENBLAS_CORETYPE
-// is unset: sets it and re-executes this program (execv of /proc/self/exe with the same
-// arguments, pid and environment). Costs one more process start (~0.5 s with Debian's
-// LibTorch), only on such machines; export OPENBLAS_CORETYPE to avoid it. Call before
-// anything else (before MPI_Init). Returns when no restart is needed, or after a warning
-// when execv failed.
-void restart_with_fast_openblas();
+// is unset: sets it (child processes inherit it) and makes OpenBLAS choose its kernels again
+// (gotoblas_dynamic_quit + gotoblas_dynamic_init, exported by DYNAMIC_ARCH builds). Takes
+// microseconds. Call at the start of main, before any thread or BLAS call. Warns when
+// OpenBLAS lacks those functions.
+void use_suited_openblas_kernels();
 
 }  // namespace laco

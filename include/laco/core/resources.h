@@ -14,6 +14,9 @@ double wall_seconds();        // monotonic
 // Ranks on this node: OMPI_COMM_WORLD_LOCAL_SIZE / SLURM_NTASKS_PER_NODE / MPI_LOCALNRANKS,
 // else `fallback`.
 int ranks_on_node(int fallback);
+// This process's rank among those on its node: OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID /
+// MPI_LOCALRANKID, else 0 (one process).
+int node_local_rank();
 // FNV-1a 64 as 16 hex digits.
 std::string fnv1a_hex(const std::string& bytes);
 

@@ -22,8 +22,6 @@ struct SpeedOptions {
 bool reset_peak_rss();
 // VmHWM from /proc/self/status, else getrusage's ru_maxrss.
 int64_t peak_rss_since_reset();
-// Device bytes in use (CUDA runtime's total - free) when the model is on CUDA, else 0.
-int64_t device_bytes_in_use(const model::Transformer& model);
 
 // prefill_tokens_per_s (batch 1), decode_tokens_per_s_b<B> for each batch (B x steps / time of
 // the single-token steps after the prefill), peak_rss_mb (and device_mb on CUDA).

@@ -70,7 +70,12 @@ std::string dtype_string(c10::ScalarType type);  // "float32", ...
 
 namespace laco::model {
 // "cpu" | "cuda" (InputError naming `what` otherwise, or when this LibTorch lacks CUDA).
+// "cuda" is the GPU of this process's node-local rank (modulo the visible GPUs, so ranks
+// beyond the GPU count share), made the current device: one rank per GPU under mpirun/srun.
 c10::Device parse_device(const std::string& name, const std::string& what);
+// GPU memory in use on `device` (cudaMemGetInfo: total - free, so it includes the CUDA
+// context, the caching allocator's reserve and other processes on that GPU); 0 on CPU.
+int64_t device_bytes_in_use(const c10::Device& device);
 // The dtype the checkpoint stores its weights in (that of the embedding); InputError when
 // the embedding is missing.
 c10::ScalarType checkpoint_dtype(const ModelConfig& config, const io::WeightSource& weights);
