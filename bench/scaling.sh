@@ -4,10 +4,11 @@
 # on a config that evaluates 14 candidates (C = 2, threshold 0.99 so almost every
 # candidate is rejected and both groups stay busy; SAMPLES=128 calibration samples of 64
 # tokens, the usual calibration size of pruning work, so that the pruning rather than the
-# ~1 s of process start-up, the same for -n 1 and -n 2, dominates the wall time). Prints both wall times (best of REPEATS, the
-# two alternating), the in-run times (from profile.h5, without process start-up), both
-# speed-ups (target >= 1.6x on an otherwise idle 2-core machine) and each rank's phase
-# times from profile.h5 (via `laco_dist report`).
+# ~0.7 s of process start-up, the same for -n 1 and -n 2, dominates the wall time). Prints
+# both wall times (best of REPEATS, the two alternating), the in-run times (from
+# profile.h5, without process start-up), both speed-ups (target >= 1.6x on an otherwise
+# idle 2-core machine), each repeat's work inflation and each rank's phase times from
+# profile.h5 (via `laco_dist report`).
 #   bench/scaling.sh                      # uses build/release/laco_dist
 #   LACO_BIN=build-x/laco_dist REPEATS=3 bench/scaling.sh [extra --set k=v ...]
 #   bench/scaling.sh --set parallel.candidate_width=1   # W = 1 x S = 2 instead
