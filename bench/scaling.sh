@@ -12,7 +12,7 @@
 #   bench/scaling.sh                      # uses build/release/laco_dist
 #   LACO_BIN=build-x/laco_dist REPEATS=3 bench/scaling.sh [extra --set k=v ...]
 #   bench/scaling.sh --set parallel.candidate_width=1   # W = 1 x S = 2 instead
-# Environment: LACO_BIN, LACO_ASSETS (default ../shared), REPEATS (best of, default 3),
+# Environment: LACO_BIN, LACO_ASSETS (default ../shared), REPEATS (best of, default 5),
 # SAMPLES (calibration samples, default 128),
 # BENCH_OUT (scratch directory, default a fresh mktemp -d, removed at the end).
 set -euo pipefail
@@ -22,7 +22,7 @@ bin="${LACO_BIN:-$repo/build/release/laco_dist}"
 [[ -x "$bin" ]] || { echo "$0: laco_dist not found at $bin (set LACO_BIN)" >&2; exit 2; }
 export LACO_ASSETS="${LACO_ASSETS:-$repo/../shared}"
 [[ -d "$LACO_ASSETS/models/kjv-16L" ]] || { echo "$0: $LACO_ASSETS/models/kjv-16L not found (set LACO_ASSETS)" >&2; exit 2; }
-repeats="${REPEATS:-3}"
+repeats="${REPEATS:-5}"
 samples="${SAMPLES:-128}"
 if [[ -n "${BENCH_OUT:-}" ]]; then
   scratch="$BENCH_OUT"
