@@ -16,19 +16,22 @@ ReplicaEvaluator::ReplicaEvaluator(model::Transformer& model, Communicator& comm
     : model_(model), comm_(comm), plan_(plan), own_(std::move(own)), total_samples_(total_samples),
       opt_(options) {}
 
-std::vector<double> ReplicaEvaluator::run_local(const prune::Candidate& c) {
-  std::vector<double> out = {0, 0, 0, 0};
+void ReplicaEvaluator::run_local(int index, const prune::Candidate& c, const std::vector<int>& batches,
+                                  std::vector<double>& out) {
+  const size_t head = out.size();
+  out.insert(out.end(), {static_cast<double>(index), 0, 0, 0, 0});  // [c, t_merge, t_forward, forwards, n]
   double t0 = wall_seconds();
   const model::LayerWeights& merged = scratch_.merge(model_.table(), c.base, c.followers, opt_.merge);
-  out[0] = wall_seconds() - t0;
+  out[head + 1] = wall_seconds() - t0;
   t0 = wall_seconds();
   const int64_t n = model_.num_layers(), after = c.base + c.followers + 1;
   // Early rejection (exact): stop once even cos = 1 on every sample not yet seen here
-  // (including other shards') cannot lift the mean above T.
+  // (including other ranks') cannot lift the mean above T.
   const double target = opt_.threshold * static_cast<double>(total_samples_);
   double sum = 0;
   int64_t seen = 0, forwards = 0;
-  for (const auto& b : own_) {
+  for (int k : batches) {
+    const prune::CalibrationBatch& b = own_.at(static_cast<size_t>(k));
     at::Tensor h;
     if (opt_.activation_cache) {
       h = b.input_of(c.base);
@@ -47,20 +50,27 @@ std::vector<double> ReplicaEvaluator::run_local(const prune::Candidate& c) {
     seen += static_cast<int64_t>(cos.size());
     if (opt_.early_reject && sum + static_cast<double>(total_samples_ - seen) < target - 1e-9) break;
   }
-  out[1] = wall_seconds() - t0;
-  out[2] = static_cast<double>(forwards);
-  out[3] = static_cast<double>(seen);
-  return out;
+  out[head + 2] = wall_seconds() - t0;
+  out[head + 3] = static_cast<double>(forwards);
+  out[head + 4] = static_cast<double>(seen);
 }
 
 std::vector<prune::CandidateOutcome> ReplicaEvaluator::evaluate(
     const std::vector<prune::Candidate>& candidates) {
-  const int group = plan_.group_of(comm_.rank());
-  std::vector<double> mine = {0};  // [length, payload...]
+  // This rank's share of the round among the W ranks holding its shard (plan.h).
+  const int64_t n = model_.num_layers();
+  std::vector<double> layers, tokens;
+  for (const auto& c : candidates)
+    layers.push_back(static_cast<double>((opt_.activation_cache ? 0 : c.base) + n - c.followers - c.base));
+  for (const auto& b : own_) tokens.push_back(static_cast<double>(b.ids.numel()));
+  const auto tasks = share_of_round(layers, tokens, plan_.candidate_width, plan_.group_of(comm_.rank()));
+  std::vector<double> mine = {0};  // [length, segments: c, t_merge, t_forward, forwards, n, (sample, cos) x n]
   compute_ = {wall_seconds(), wall_seconds()};
-  if (group < static_cast<int>(candidates.size())) {
-    auto local = run_local(candidates[static_cast<size_t>(group)]);
-    mine.insert(mine.end(), local.begin(), local.end());
+  for (size_t t = 0; t < tasks.size();) {
+    const int c = tasks[t].candidate;
+    std::vector<int> batches;
+    for (; t < tasks.size() && tasks[t].candidate == c; ++t) batches.push_back(tasks[t].batch);
+    run_local(c, candidates[static_cast<size_t>(c)], batches, mine);
   }
   mine[0] = static_cast<double>(mine.size());
   const double t0 = wall_seconds();
@@ -71,18 +81,19 @@ std::vector<prune::CandidateOutcome> ReplicaEvaluator::evaluate(
   if (comm_.rank() == 0) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     std::vector<std::vector<double>> cos(candidates.size(), std::vector<double>(total_samples_, nan));
-    size_t pos = 0;
-    for (int r = 0; r < comm_.size(); ++r) {
-      const auto len = static_cast<size_t>(all.at(pos));
-      const auto g = static_cast<size_t>(plan_.group_of(r));
-      if (len > 1) {
+    for (size_t pos = 0; pos < all.size();) {  // one block per rank
+      const size_t end = pos + static_cast<size_t>(all.at(pos));
+      for (size_t seg = pos + 1; seg < end;) {  // one segment per candidate this rank ran
+        const auto g = static_cast<size_t>(all[seg]);
         double* row = &result[g * 6];
-        row[3] = std::max(row[3], all[pos + 1]);
-        row[4] = std::max(row[4], all[pos + 2]);
-        row[5] += all[pos + 3];
-        for (size_t i = pos + 5; i + 1 < pos + len; i += 2) cos[g][static_cast<size_t>(all[i])] = all[i + 1];
+        row[3] = std::max(row[3], all[seg + 1]);
+        row[4] = std::max(row[4], all[seg + 2]);
+        row[5] += all[seg + 3];
+        const size_t samples = static_cast<size_t>(all[seg + 4]);
+        for (size_t i = seg + 5; i < seg + 5 + 2 * samples; i += 2) cos[g][static_cast<size_t>(all[i])] = all[i + 1];
+        seg += 5 + 2 * samples;
       }
-      pos += len;
+      pos = end;
     }
     for (size_t g = 0; g < candidates.size(); ++g) {
       double sum = 0;

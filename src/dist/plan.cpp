@@ -91,4 +91,24 @@ std::vector<int> assign_micro_batches(int num_batches, int shards, int shard) {
   return out;
 }
 
+std::vector<Task> share_of_round(const std::vector<double>& candidate_cost,
+                                 const std::vector<double>& batch_cost, int peers, int peer) {
+  LACO_CHECK(peers >= 1, "number of peers must be at least 1, got {}", peers);
+  LACO_CHECK(peer >= 0 && peer < peers, "peer {} outside 0..{}", peer, peers - 1);
+  double total = 0;
+  for (double c : candidate_cost)
+    for (double b : batch_cost) total += c * b;
+  std::vector<Task> out;
+  double before = 0;
+  for (size_t c = 0; c < candidate_cost.size(); ++c) {
+    for (size_t b = 0; b < batch_cost.size(); ++b) {
+      const double cost = candidate_cost[c] * batch_cost[b];
+      const int owner = total > 0 ? std::min(peers - 1, static_cast<int>((before + cost / 2) * peers / total)) : 0;
+      if (owner == peer) out.push_back({static_cast<int>(c), static_cast<int>(b)});
+      before += cost;
+    }
+  }
+  return out;
+}
+
 }  // namespace laco::dist

@@ -2,7 +2,10 @@
 // world-size independent micro-batches, and the micro-batch assignment to shards.
 #include "laco/dist/plan.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <numeric>
+#include <random>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -175,6 +178,52 @@ TEST(AssignMicroBatches, BadArgumentsAreInternalErrors) {
   EXPECT_THROW(assign_micro_batches(4, 2, 2), InternalError);
   EXPECT_THROW(assign_micro_batches(4, 2, -1), InternalError);
   EXPECT_THROW(assign_micro_batches(-1, 2, 0), InternalError);
+}
+
+TEST(ShareOfRound, HandComputedSplitOfTwoCandidates) {
+  // Candidates costing 1 and 2 layers on 4 equal batches: total 12, 6 per peer. Task
+  // midpoints 0.5 1.5 2.5 3.5 | 5 7 9 11: peer 0 gets candidate 0 and batch 0 of candidate 1.
+  const std::vector<double> cand = {1, 2}, batch = {1, 1, 1, 1};
+  EXPECT_EQ(share_of_round(cand, batch, 2, 0), (std::vector<Task>{{0, 0}, {0, 1}, {0, 2}, {0, 3}, {1, 0}}));
+  EXPECT_EQ(share_of_round(cand, batch, 2, 1), (std::vector<Task>{{1, 1}, {1, 2}, {1, 3}}));
+  EXPECT_EQ(share_of_round(cand, batch, 1, 0).size(), 8u);  // one peer runs everything
+  EXPECT_TRUE(share_of_round(cand, {}, 2, 0).empty());      // a shard without batches
+}
+
+TEST(ShareOfRound, RunsCoverEveryTaskInOrderWithBalancedCost) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> layers(1, 40), tokens(16, 512);
+  double worst = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<double> cand(1 + trial % 8), batch(trial % 13);
+    for (double& c : cand) c = layers(rng);
+    for (double& b : batch) b = tokens(rng);
+    double total = 0, biggest = 0;
+    std::vector<Task> expected;
+    for (size_t c = 0; c < cand.size(); ++c)
+      for (size_t b = 0; b < batch.size(); ++b) {
+        expected.push_back({static_cast<int>(c), static_cast<int>(b)});
+        total += cand[c] * batch[b];
+        biggest = std::max(biggest, cand[c] * batch[b]);
+      }
+    const int peers = 1 + trial % 5;
+    std::vector<Task> all;
+    for (int p = 0; p < peers; ++p) {
+      const auto mine = share_of_round(cand, batch, peers, p);
+      double cost = 0;
+      for (const Task& t : mine) cost += cand[static_cast<size_t>(t.candidate)] * batch[static_cast<size_t>(t.batch)];
+      EXPECT_LE(cost, total / peers + biggest + 1e-9) << "trial " << trial << " peer " << p;
+      if (total > 0) worst = std::max(worst, (cost - total / peers) / biggest);
+      all.insert(all.end(), mine.begin(), mine.end());
+    }
+    EXPECT_EQ(all, expected) << "trial " << trial;  // peer order = candidate-major order
+  }
+  std::printf("largest excess of a peer over an equal share: %.2f of the largest task\n", worst);
+}
+
+TEST(ShareOfRound, BadArgumentsAreInternalErrors) {
+  EXPECT_THROW(share_of_round({1}, {1}, 0, 0), InternalError);
+  EXPECT_THROW(share_of_round({1}, {1}, 2, 2), InternalError);
 }
 
 }  // namespace

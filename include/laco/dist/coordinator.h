@@ -1,10 +1,14 @@
 // The distributed candidate evaluator (DESIGN §3-4). Ranks form W candidate groups x S
 // data shards. Every rank holds a replica and the reference/activation cache of its own
-// shard's micro-batches. evaluate(): group g merges candidate g into its scratch slot and
-// runs its shard; per-sample cosines are gathered to rank 0, which averages them in sample
-// order and broadcasts the outcomes, so every rank applies the same winner to its replica
-// (no weights travel) and decisions are bitwise identical for any world size and W.
-// With a one-rank world this is the single-process evaluator.
+// shard's micro-batches. evaluate(): the W ranks of a shard (one per group) split the
+// round's work, every candidate on every micro-batch of the shard, into shares of equal
+// layer-forward cost (share_of_round in plan.h; with equal costs that is group g running
+// candidate g), each merging its candidates into its scratch slot in turn. Per-sample
+// cosines are gathered to rank 0, which averages them in sample order and broadcasts the
+// outcomes, so every rank applies the same winner to its replica (no weights travel) and
+// decisions are bitwise identical for any world size and W: a micro-batch's result does
+// not depend on the rank that runs it. With a one-rank world this is the single-process
+// evaluator.
 #pragma once
 
 #include <vector>
@@ -48,8 +52,9 @@ class ReplicaEvaluator : public prune::Evaluator {
   Span last_apply() const { return apply_; }
 
  private:
-  // This rank's share of one candidate: [t_merge, t_forward, forwards, n, (sample, cos) x n].
-  std::vector<double> run_local(const prune::Candidate& c);
+  // Candidate `c` (position `index` in the round) on the micro-batches `batches` (indices
+  // into own_): appends [index, t_merge, t_forward, forwards, n, (sample, cos) x n] to `out`.
+  void run_local(int index, const prune::Candidate& c, const std::vector<int>& batches, std::vector<double>& out);
 
   model::Transformer& model_;
   Communicator& comm_;

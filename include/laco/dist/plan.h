@@ -46,4 +46,22 @@ std::vector<MicroBatch> make_micro_batches(const std::vector<int64_t>& sample_le
 // keeps the reduction on rank 0 a plain in-order sum. Shards may get none.
 std::vector<int> assign_micro_batches(int num_batches, int shards, int shard);
 
+// One unit of a round's work on a data shard: candidate `candidate` (its position in the
+// round) on micro-batch `batch` (index into the shard's micro-batches).
+struct Task {
+  int candidate = 0;
+  int batch = 0;
+  bool operator==(const Task& o) const { return candidate == o.candidate && batch == o.batch; }
+};
+
+// The W ranks that hold the same data shard (one per candidate group) split a round's
+// tasks, every candidate on every micro-batch of the shard, instead of each running one
+// candidate: candidate l-1 runs one layer more than l, so one candidate per rank leaves the
+// faster ranks waiting. The tasks in candidate-major order are cut into `peers` contiguous
+// runs of about equal cost (candidate_cost[c] * batch_cost[b]; a task goes to the run its
+// cost midpoint falls in), and `peer` gets run `peer`. Contiguous runs keep each rank to
+// few candidates (one merge each). Which rank runs a task never changes its result.
+std::vector<Task> share_of_round(const std::vector<double>& candidate_cost,
+                                 const std::vector<double>& batch_cost, int peers, int peer);
+
 }  // namespace laco::dist

@@ -48,7 +48,7 @@ struct CollapseParams {
 struct CandidateRecord {
   int64_t step = -1;   // position in the sequential loop (-1 for discarded candidates)
   int64_t round = 0;   // evaluation round
-  int group = 0;       // candidate group that evaluated it
+  int group = 0;       // position among the round's candidates (0 .. W-1)
   Candidate candidate;
   std::vector<int64_t> original_layers;
   CandidateOutcome outcome;
