@@ -166,12 +166,6 @@ std::string suggest_key(const std::string& section, const std::string& key) {
   return suggest(section + "." + key, names);
 }
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
-
 const char* type_name(const toml::node& n) {
   // Indexed by toml::node_type: none, table, array, string, integer, floating_point,
   // boolean, date, time, date_time.
@@ -225,10 +219,10 @@ void gather_file(const toml::table& root, const std::string& src, Gathered& g) {
     LACO_INPUT_CHECK(value.is_table(),
                      "{}:{}: key '{}' is outside any section (expected a [section] header "
                      "before it; sections: {})",
-                     src, line, sec, join(kSections, ", "));
+                     src, line, sec, fmt::join(kSections, ", "));
     LACO_INPUT_CHECK(std::find(kSections.begin(), kSections.end(), sec) != kSections.end(),
                      "{}:{}: unknown section [{}]{}; known sections: {}", src, line, sec,
-                     suggest(sec, kSections), join(kSections, ", "));
+                     suggest(sec, kSections), fmt::join(kSections, ", "));
     g.sections.insert(sec);
     for (auto&& [k, v] : *value.as_table()) {
       const std::string full = sec + "." + std::string(k.str());
@@ -329,7 +323,7 @@ std::string decode_string(const Field& f, const Entry& e, const toml::node& n) {
   if (!f.allowed.empty())
     LACO_INPUT_CHECK(std::find(f.allowed.begin(), f.allowed.end(), s) != f.allowed.end(),
                      "{}: {}: \"{}\" is not allowed; expected one of {}", e.origin, f.name(), s,
-                     join(f.allowed, " | "));
+                     fmt::join(f.allowed, " | "));
   return s;
 }
 
@@ -579,7 +573,7 @@ std::string value_text(const Field& f, const RunConfig& c) {
     case Kind::kList: {
       std::vector<std::string> items;
       for (const std::string& s : get(f.list_ref, c)) items.push_back(toml_string(s, true));
-      return "[" + join(items, ", ") + "]";
+      return fmt::format("[{}]", fmt::join(items, ", "));
     }
   }
   return "";

@@ -27,12 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string join(const std::vector<std::string>& names) {
-  std::string out;
-  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 // The readers take the directory that holds data/...; the options name data/ itself.
 std::string assets_dir_of(const std::string& data_dir) {
   const fs::path p = fs::path(data_dir).lexically_normal();
@@ -147,11 +141,11 @@ std::vector<std::string> eval_task_names() {
 
 void check_task_names(const std::vector<std::string>& tasks) {
   const std::vector<std::string> known = eval_task_names();
-  LACO_INPUT_CHECK(!tasks.empty(), "eval: no tasks given; known tasks: {}", join(known));
+  LACO_INPUT_CHECK(!tasks.empty(), "eval: no tasks given; known tasks: {}", fmt::join(known, ", "));
   std::set<std::string> seen;
   for (const std::string& t : tasks) {
     LACO_INPUT_CHECK(std::find(known.begin(), known.end(), t) != known.end(),
-                     "eval: unknown task '{}'; known tasks: {}", t, join(known));
+                     "eval: unknown task '{}'; known tasks: {}", t, fmt::join(known, ", "));
     LACO_INPUT_CHECK(seen.insert(t).second, "eval: task '{}' is listed twice", t);
   }
 }
@@ -316,7 +310,7 @@ int run_and_report(const EvalOptions& opt, const EvalOutputs& out, dist::Communi
 int run_eval_section(const RunConfig& cfg, dist::Communicator& world) {
   const EvalOptions opt = options_from_config(cfg);
   LACO_INPUT_CHECK(!opt.tasks.empty(), "{}: eval.tasks is empty; known tasks: {}",
-                   cfg.where("eval.tasks"), join(eval_task_names()));
+                   cfg.where("eval.tasks"), fmt::join(eval_task_names(), ", "));
   EvalOutputs out;
   out.json_path = (fs::path(cfg.output.dir) / "eval_results.json").string();
   out.profile_path = cfg.profile.file;
