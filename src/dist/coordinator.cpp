@@ -14,7 +14,9 @@ ReplicaEvaluator::ReplicaEvaluator(model::Transformer& model, Communicator& comm
                                    std::vector<prune::CalibrationBatch> own, int64_t total_samples,
                                    EvaluatorOptions options)
     : model_(model), comm_(comm), plan_(plan), own_(std::move(own)), total_samples_(total_samples),
-      opt_(options) {}
+      opt_(options) {
+  for (const auto& b : own_) batch_tokens_.push_back(static_cast<double>(b.ids.numel()));
+}
 
 void ReplicaEvaluator::run_local(int index, const prune::Candidate& c, const std::vector<int>& batches,
                                   std::vector<double>& out) {
@@ -59,11 +61,10 @@ std::vector<prune::CandidateOutcome> ReplicaEvaluator::evaluate(
     const std::vector<prune::Candidate>& candidates) {
   // This rank's share of the round among the W ranks holding its shard (plan.h).
   const int64_t n = model_.num_layers();
-  std::vector<double> layers, tokens;
+  std::vector<double> layers;
   for (const auto& c : candidates)
     layers.push_back(static_cast<double>((opt_.activation_cache ? 0 : c.base) + n - c.followers - c.base));
-  for (const auto& b : own_) tokens.push_back(static_cast<double>(b.ids.numel()));
-  const auto tasks = share_of_round(layers, tokens, plan_.candidate_width, plan_.group_of(comm_.rank()));
+  const auto tasks = share_of_round(layers, batch_tokens_, plan_.candidate_width, plan_.group_of(comm_.rank()));
   std::vector<double> mine = {0};  // [length, segments: c, t_merge, t_forward, forwards, n, (sample, cos) x n]
   compute_ = {wall_seconds(), wall_seconds()};
   for (size_t t = 0; t < tasks.size();) {

@@ -2,11 +2,46 @@
 // contiguous block of work units; per-option log-likelihoods travel to rank 0 in item order.
 #include "laco/eval/multiple_choice.h"
 
+#include <functional>
+
 #include "laco/core/error.h"
 #include "laco/eval/loglikelihood.h"
 #include "laco/eval/metrics.h"
 
 namespace laco::eval {
+
+namespace {
+
+// Scores this rank's share of the items, unit by unit so that every forward batch is the
+// same whatever the number of ranks: item i contributes costs[i] requests, appended by
+// `add(i, requests)`. Returns, on rank 0, every rank's log-likelihoods in item order,
+// each followed by 1/0 for "greedy" when `with_greedy`. Bad input met by one rank alone is
+// raised on every rank.
+std::vector<double> score_in_units(const EvalContext& ctx, const std::vector<int64_t>& costs,
+                                   const std::function<void(int64_t, std::vector<TokenRequest>&)>& add,
+                                   bool with_greedy) {
+  const std::vector<int64_t> units = group_by_cost(costs, ctx.batch_size);
+  const Range owned = owned_items(units, ctx.comm.rank(), ctx.comm.size());
+  std::vector<double> mine;
+  std::string error;
+  try {
+    for (size_t u = 0; u + 1 < units.size(); ++u) {
+      if (units[u] < owned.begin || units[u] >= owned.end) continue;
+      std::vector<TokenRequest> requests;
+      for (int64_t i = units[u]; i < units[u + 1]; ++i) add(i, requests);
+      for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length)) {
+        mine.push_back(r.loglik);
+        if (with_greedy) mine.push_back(r.is_greedy ? 1.0 : 0.0);
+      }
+    }
+  } catch (const InputError& e) {
+    error = e.what();
+  }
+  raise_input_error_if_any(ctx.comm, error);
+  return gather_in_order(ctx.comm, mine);
+}
+
+}  // namespace
 
 std::vector<std::vector<double>> score_multiple_choice(const EvalContext& ctx,
                                                        const std::vector<MultipleChoiceItem>& items) {
@@ -17,30 +52,14 @@ std::vector<std::vector<double>> score_multiple_choice(const EvalContext& ctx,
                item.continuations.size());
     costs.push_back(static_cast<int64_t>(item.num_options()));
   }
-  const std::vector<int64_t> units = group_by_cost(costs, ctx.batch_size);
-  std::vector<double> mine;
-  // Unit by unit, so every forward batch is the same whatever the number of ranks.
-  const Range owned = owned_items(units, ctx.comm.rank(), ctx.comm.size());
-  std::string error;  // bad input met by this rank alone is raised on every rank
-  try {
-    for (size_t u = 0; u + 1 < units.size(); ++u) {
-      if (units[u] < owned.begin || units[u] >= owned.end) continue;
-      std::vector<TokenRequest> requests;
-      for (int64_t i = units[u]; i < units[u + 1]; ++i) {
+  const std::vector<double> all = score_in_units(
+      ctx, costs,
+      [&](int64_t i, std::vector<TokenRequest>& requests) {
         const MultipleChoiceItem& item = items[static_cast<size_t>(i)];
-        for (size_t o = 0; o < item.num_options(); ++o) {
+        for (size_t o = 0; o < item.num_options(); ++o)
           requests.push_back(encode_pair(ctx.tokenizer, item.contexts[o], item.continuations[o]));
-        }
-      }
-      for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length)) {
-        mine.push_back(r.loglik);
-      }
-    }
-  } catch (const InputError& e) {
-    error = e.what();
-  }
-  raise_input_error_if_any(ctx.comm, error);
-  const std::vector<double> all = gather_in_order(ctx.comm, mine);
+      },
+      /*with_greedy=*/false);
   std::vector<std::vector<double>> out;
   if (ctx.comm.rank() != 0) return out;
   size_t at = 0;
@@ -81,29 +100,13 @@ std::vector<MetricValue> run_multiple_choice(const EvalContext& ctx,
 }
 
 std::vector<MetricValue> run_lambada(const EvalContext& ctx, const std::vector<LastWordItem>& items) {
-  const std::vector<int64_t> costs(items.size(), 1);
-  const std::vector<int64_t> units = group_by_cost(costs, ctx.batch_size);
-  const Range owned = owned_items(units, ctx.comm.rank(), ctx.comm.size());
-  std::vector<double> mine;  // (loglik, is_greedy) per item
-  std::string error;
-  try {
-    for (size_t u = 0; u + 1 < units.size(); ++u) {
-      if (units[u] < owned.begin || units[u] >= owned.end) continue;
-      std::vector<TokenRequest> requests;
-      for (int64_t i = units[u]; i < units[u + 1]; ++i) {
+  const std::vector<double> all = score_in_units(  // (loglik, is_greedy) per item
+      ctx, std::vector<int64_t>(items.size(), 1),
+      [&](int64_t i, std::vector<TokenRequest>& requests) {
         const LastWordItem& item = items[static_cast<size_t>(i)];
         requests.push_back(encode_pair(ctx.tokenizer, item.context, item.continuation));
-      }
-      for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length)) {
-        mine.push_back(r.loglik);
-        mine.push_back(r.is_greedy ? 1.0 : 0.0);
-      }
-    }
-  } catch (const InputError& e) {
-    error = e.what();
-  }
-  raise_input_error_if_any(ctx.comm, error);
-  const std::vector<double> all = gather_in_order(ctx.comm, mine);
+      },
+      /*with_greedy=*/true);
   if (ctx.comm.rank() != 0) return {};
   LACO_CHECK(all.size() == 2 * items.size(), "gathered {} values for {} items", all.size(),
              items.size());

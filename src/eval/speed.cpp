@@ -6,58 +6,27 @@
 #include <fstream>
 #include <string>
 
-#include <ATen/ATen.h>
 #include <fmt/format.h>
 
 #include "laco/core/resources.h"
+#include "laco/model/generate.h"
 
 namespace laco::eval {
 
 namespace {
 
-struct Timing {
-  double prefill = 0.0, decode = 0.0;  // seconds
-};
-
-// Greedy next tokens (B, 1) from the last position of hidden states h (B, T, D).
-at::Tensor next_tokens(const model::Transformer& model, const at::Tensor& h) {
-  return model.logits(model.final_norm(h.slice(1, h.size(1) - 1))).argmax(-1);
-}
-
-// One prefill of `prompt` repeated `batch` times, then `steps` single-token steps with the
-// KV cache (greedy_generate's loop, timed in its two phases).
-Timing time_once(const model::Transformer& model, const std::vector<int64_t>& prompt, int64_t batch,
-                 int64_t steps) {
-  const auto t = static_cast<int64_t>(prompt.size());
-  at::Tensor ids = at::tensor(prompt, at::kLong).unsqueeze(0).repeat({batch, 1});
-  at::Tensor mask = at::ones({batch, t}, at::kLong);
-  model::KvCache cache = model.make_cache(batch, t + steps);
-  Timing out;
-  double t0 = wall_seconds();
-  at::Tensor h = model.run_layers(model.embed(ids), 0, model.num_layers(),
-                                  model.make_context(mask, t), {}, &cache);
-  cache.length += t;
-  at::Tensor next = next_tokens(model, h).to(at::kCPU);
-  out.prefill = wall_seconds() - t0;
-  t0 = wall_seconds();
-  for (int64_t s = 0; s < steps; ++s) {
-    mask = at::cat({mask, at::ones({batch, 1}, at::kLong)}, 1);
-    h = model.run_layers(model.embed(next), 0, model.num_layers(), model.make_context(mask, 1), {},
-                         &cache);
-    cache.length += 1;
-    next = next_tokens(model, h).to(at::kCPU);
-  }
-  out.decode = wall_seconds() - t0;
-  return out;
-}
-
-// Best (smallest) prefill and decode times of `repeats` runs after a warm-up.
-Timing time_best(const model::Transformer& model, const std::vector<int64_t>& prompt,
-                 int64_t batch, int64_t steps, int repeats) {
-  time_once(model, prompt, batch, steps);
-  Timing best{1e300, 1e300};
+// Best (smallest) prefill and decode times of `repeats` greedy runs of `prompt` repeated
+// `batch` times, each a prefill then `steps` single-token steps with the KV cache, after a
+// warm-up run.
+model::GenerateTiming time_best(const model::Transformer& model, const std::vector<int64_t>& prompt,
+                                int64_t batch, int64_t steps, int repeats) {
+  const std::vector<std::vector<int64_t>> prompts(static_cast<size_t>(batch), prompt);
+  model::GenerateOptions opt;
+  opt.max_new_tokens = 1 + steps;
+  model::greedy_generate(model, prompts, opt);
+  model::GenerateTiming best{1e300, 1e300}, t;
   for (int r = 0; r < std::max(1, repeats); ++r) {
-    const Timing t = time_once(model, prompt, batch, steps);
+    model::greedy_generate(model, prompts, opt, &t);
     best.prefill = std::min(best.prefill, t.prefill);
     best.decode = std::min(best.decode, t.decode);
   }
@@ -95,10 +64,10 @@ std::vector<MetricValue> run_speed(const EvalContext& ctx, const SpeedOptions& o
   const int64_t decode = std::max<int64_t>(1, std::min(options.decode_tokens, ctx.max_length - prompt_len - 1));
   const std::vector<int64_t> prompt = synthetic_prompt(prompt_len, ctx.model.config().vocab_size);
   std::vector<MetricValue> out;
-  const Timing single = time_best(ctx.model, prompt, 1, decode, options.repeats);
+  const model::GenerateTiming single = time_best(ctx.model, prompt, 1, decode, options.repeats);
   out.push_back({"prefill_tokens_per_s", static_cast<double>(prompt_len) / single.prefill});
   for (int64_t b : options.decode_batches) {
-    const Timing t = b == 1 ? single : time_best(ctx.model, prompt, b, decode, options.repeats);
+    const model::GenerateTiming t = b == 1 ? single : time_best(ctx.model, prompt, b, decode, options.repeats);
     out.push_back({fmt::format("decode_tokens_per_s_b{}", b), static_cast<double>(b * decode) / t.decode});
   }
   out.push_back({"peak_rss_mb", static_cast<double>(peak_rss_since_reset()) / (1024.0 * 1024.0)});

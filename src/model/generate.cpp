@@ -6,12 +6,13 @@
 #include <ATen/ATen.h>
 
 #include "laco/core/error.h"
+#include "laco/core/resources.h"
 
 namespace laco::model {
 
 std::vector<std::vector<int64_t>> greedy_generate(const Transformer& model,
                                                   const std::vector<std::vector<int64_t>>& prompts,
-                                                  const GenerateOptions& opt) {
+                                                  const GenerateOptions& opt, GenerateTiming* timing) {
   const auto b = static_cast<int64_t>(prompts.size());
   std::vector<std::vector<int64_t>> out(prompts.size());
   if (b == 0 || opt.max_new_tokens <= 0) return out;
@@ -31,6 +32,8 @@ std::vector<std::vector<int64_t>> greedy_generate(const Transformer& model,
   KvCache cache = model.make_cache(b, t + opt.max_new_tokens);
   std::vector<bool> done(prompts.size(), false);
   at::Tensor step_ids = ids;
+  const double t0 = wall_seconds();
+  double t_prefill = 0;
   for (int64_t step = 0; step < opt.max_new_tokens; ++step) {
     BatchContext ctx = model.make_context(mask, step_ids.size(1));
     at::Tensor h = model.run_layers(model.embed(step_ids), 0, model.num_layers(), ctx, {}, &cache);
@@ -47,10 +50,12 @@ std::vector<std::vector<int64_t>> greedy_generate(const Transformer& model,
           std::find(opt.stop_ids.begin(), opt.stop_ids.end(), tok) != opt.stop_ids.end();
       all_done = all_done && done[static_cast<size_t>(i)];
     }
+    if (step == 0) t_prefill = wall_seconds();
     if (all_done) break;
     step_ids = next;
     mask = at::cat({mask, at::ones({b, 1}, at::kLong)}, 1);
   }
+  if (timing) *timing = {t_prefill - t0, wall_seconds() - t_prefill};
   return out;
 }
 

@@ -176,10 +176,10 @@ c10::Device parse_device(const std::string& name, const std::string& what) {
     LACO_INPUT_CHECK(at::hasCUDA(), "{}: device 'cuda' requested but this LibTorch build has no "
                      "CUDA support (or no GPU is visible)", what);
     const c10::impl::DeviceGuardImplInterface* cuda = c10::impl::getDeviceGuardImpl(c10::kCUDA);
-    const c10::Device device(c10::kCUDA, static_cast<c10::DeviceIndex>(node_local_rank() % cuda->deviceCount()));
+    const int local = node_local_rank(), gpus = cuda->deviceCount();
+    const c10::Device device(c10::kCUDA, static_cast<c10::DeviceIndex>(local % gpus));
     cuda->setDevice(device);  // kernels, the CUDA context and cudaMemGetInfo on this GPU only
-    spdlog::debug("{}: node-local rank {} uses GPU {} of {}", what, node_local_rank(), device.index(),
-                  cuda->deviceCount());
+    spdlog::debug("{}: node-local rank {} uses GPU {} of {}", what, local, device.index(), gpus);
     return device;
   }
   throw InputError(fmt::format("{}: unknown device '{}' (expected cpu or cuda)", what, name));

@@ -2,7 +2,6 @@
 // D hidden, H heads, Hkv key/value heads, hd head dim, F intermediate, V vocab.
 #include "laco/model/transformer.h"
 
-
 #include <cmath>
 #include <thread>
 

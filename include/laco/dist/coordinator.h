@@ -60,6 +60,7 @@ class ReplicaEvaluator : public prune::Evaluator {
   Communicator& comm_;
   Plan plan_;
   std::vector<prune::CalibrationBatch> own_;
+  std::vector<double> batch_tokens_;  // padded tokens of each own_ batch: its cost per layer
   int64_t total_samples_;
   EvaluatorOptions opt_;
   prune::MergeScratch scratch_;
