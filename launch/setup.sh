@@ -11,7 +11,7 @@ export LACO_ASSETS="${LACO_ASSETS:-$(cd "$LACO_ROOT/.." && pwd)/shared}"
 # libopenblas0-pthread matters: without it LibTorch's fp32 matmul runs ~20x slower.
 LACO_PACKAGES=(cmake ninja-build g++ ccache pkg-config libtorch-dev libopenblas0-pthread
   libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools libtomlplusplus-dev libspdlog-dev
-  libfmt-dev nlohmann-json3-dev libgtest-dev libpcre2-dev libicu-dev)
+  libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev libpcre2-dev libicu-dev)
 
 laco_install_packages() {
   local missing=()

@@ -10,10 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "laco/cli/args.h"
 #include "laco/cli/commands.h"
 #include "laco/core/error.h"
 #include "laco/core/log.h"
 #include "laco/core/openblas_core.h"
+#include "laco/core/resources.h"
 #include "laco/core/strings.h"
 #include "laco/dist/mpi_communicator.h"
 
@@ -34,6 +36,8 @@ commands:
   tokenize            --tokenizer DIR_OR_FILE (--text STR | --file PATH) [--json] [--no-special]
   detokenize          --tokenizer DIR_OR_FILE --ids 1,2,3
   report PROFILE.h5   print a profile's candidate and phase tables, write an SVG
+
+Each command prints its options and an example with: laco_dist COMMAND --help
 
 global options: --help, --version (before the command); anywhere on the line:
   --log-level LEVEL (trace|debug|info|warn|error|off), --log-all-ranks
@@ -118,6 +122,21 @@ bool launched_by_mpi() {
   return false;
 }
 
+// A launcher that started N > 1 tasks for this step while MPI sees a world of one (e.g.
+// `srun --mpi=none -n 2`) would run N independent one-rank jobs into the same output.
+// SLURM_NTASKS is not used: the batch step itself carries it.
+void check_launcher(const laco::dist::Communicator& world) {
+  if (world.size() != 1) return;
+  for (const char* var : {"SLURM_STEP_NUM_TASKS", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* v = std::getenv(var);
+    if (v == nullptr || std::atoll(v) <= 1) continue;
+    throw laco::InputError(fmt::format(
+        "the launcher started {} tasks ({}={}) but MPI sees a world of 1 rank: each task would run alone "
+        "into the same output; under Slurm use `srun --mpi=pmix` (or the MPI type of your site), with Open "
+        "MPI `mpirun -n N`", v, var, v));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,11 +152,25 @@ int main(int argc, char** argv) {
   laco::dist::Communicator& world = *world_ptr;
   int code = laco::kExitOk;
   try {
+    check_launcher(world);
     code = run(std::vector<std::string>(argv + 1, argv + argc), world);
-  } catch (const laco::InputError& e) {
-    // Found identically on every rank: one message from rank 0, orderly finalize.
+  } catch (const laco::cli::HelpRequested& help) {
+    if (world.rank() == 0) std::fputs(help.what(), stdout);
+    code = laco::kExitOk;
+  } catch (const laco::AgreedError& e) {
+    // Every rank knows it (dist::agree): one message from rank 0, orderly finalize.
     if (world.rank() == 0) std::fprintf(stderr, "laco_dist: error: %s\n", e.what());
-    code = laco::kExitInput;
+    code = e.input() ? laco::kExitInput : laco::kExitInternal;
+  } catch (const laco::InputError& e) {
+    if (world.size() == 1) {
+      std::fprintf(stderr, "laco_dist: error: %s\n", e.what());
+      code = laco::kExitInput;
+    } else {
+      // Not agreed: the other ranks may be waiting in a collective, so end the job.
+      std::fprintf(stderr, "laco_dist: error on rank %d (%s): %s\n", world.rank(), laco::host_name().c_str(), e.what());
+      std::fflush(stderr);
+      laco::dist::MpiRuntime::abort(laco::kExitInput);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "laco_dist: internal error on rank %d: %s\n", world.rank(), e.what());
     std::fflush(stderr);

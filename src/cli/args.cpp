@@ -1,39 +1,60 @@
 // Command-line option parsing: see include/laco/cli/args.h.
 #include "laco/cli/args.h"
 
+#include <algorithm>
+
+#include <CLI/CLI.hpp>
+
 #include "laco/core/error.h"
+#include "laco/core/strings.h"
 
 namespace laco::cli {
 
-Args::Args(const std::vector<std::string>& argv, const std::set<std::string>& flags,
-           const std::set<std::string>& options, const std::string& command)
-    : command_(command) {
-  for (size_t i = 0; i < argv.size(); ++i) {
-    const std::string& a = argv[i];
-    if (a.size() < 3 || a.rfind("--", 0) != 0) {
-      positional_.push_back(a);
-      continue;
-    }
-    std::string name = a.substr(2), value;
-    bool inline_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      inline_value = true;
-    }
-    if (flags.count(name)) {
-      LACO_INPUT_CHECK(!inline_value, "{}: option --{} takes no value", command, name);
-      flags_.insert(name);
-    } else if (options.count(name)) {
-      if (!inline_value) {
-        LACO_INPUT_CHECK(i + 1 < argv.size(), "{}: option --{} needs a value", command, name);
-        value = argv[++i];
-      }
-      values_[name].push_back(value);
+namespace {
+
+// An option CLI11 does not know, checked first so the error can name the closest one.
+void check_known(const std::vector<std::string>& argv, const Usage& u) {
+  std::vector<std::string> names = {"--help"};
+  for (const OptionSpec& o : u.options) names.push_back("--" + o.name);
+  for (const std::string& a : argv) {
+    if (a == "--") break;
+    if (a.size() < 3 || a.compare(0, 2, "--") != 0) continue;
+    const std::string name = a.substr(0, a.find('='));
+    if (std::find(names.begin(), names.end(), name) == names.end())
+      throw InputError(fmt::format("{}: unknown option {}{} (see laco_dist {} --help)", u.command, name,
+                                   suggest(name, names), u.command));
+  }
+}
+
+}  // namespace
+
+Args::Args(const std::vector<std::string>& argv, const Usage& u) : command_(u.command) {
+  check_known(argv, u);
+  CLI::App app(u.summary, "laco_dist " + u.command);
+  app.set_help_flag("-h,--help", "print this help and exit");
+  if (!u.example.empty()) app.footer("\nExample:\n" + u.example);
+  std::map<std::string, int64_t> counts;
+  for (const OptionSpec& o : u.options) {
+    if (o.flag) {
+      app.add_flag("--" + o.name, counts[o.name], o.help);
     } else {
-      throw InputError(fmt::format("{}: unknown option --{} (see laco_dist --help)", command, name));
+      app.add_option("--" + o.name, values_[o.name], o.help)
+          ->expected(1)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     }
   }
+  if (!u.positional.empty()) app.add_option(u.positional, positional_, u.positional);
+  std::vector<std::string> reversed(argv.rbegin(), argv.rend());  // CLI11 consumes from the back
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    throw HelpRequested(app.help());
+  } catch (const CLI::ParseError& e) {
+    throw InputError(fmt::format("{}: {} (see laco_dist {} --help)", u.command, e.what(), u.command));
+  }
+  for (const auto& [name, n] : counts)
+    if (n > 0) flags_.insert(name);
+  for (auto it = values_.begin(); it != values_.end();) it = it->second.empty() ? values_.erase(it) : std::next(it);
 }
 
 std::string Args::get(const std::string& name, const std::string& fallback) const {

@@ -68,10 +68,28 @@ eval::EvalOptions options_from_args(const Args& args) {
 }  // namespace
 
 int cmd_eval(const CommandArgs& argv, dist::Communicator& world) {
-  Args args(argv, {"json"},
-            {"set", "model", "label", "tasks", "limit", "batch-size", "max-length", "threads",
-             "data-dir", "perplexity-file", "shots", "dtype", "device", "out", "profile"},
-            "eval");
+  const Usage usage{
+      "eval", "CONFIG.toml",
+      "Evaluate models side by side: the [eval] section of CONFIG.toml, or --model/--tasks without one.",
+      {{"set", "override a config key of CONFIG.toml: section.key=value (repeatable)"},
+       {"model", "DIR: a model to evaluate (repeatable; without CONFIG.toml)"},
+       {"label", "NAME: the column name of the matching --model (repeatable)"},
+       {"tasks", "a,b: the tasks (wikitext, piqa, hellaswag, arc_easy, ...; see docs/eval.md)"},
+       {"limit", "N: items per task, 0 = all (default 0)"},
+       {"batch-size", "N: sequences per forward (default 8)"},
+       {"max-length", "N: longest sequence, <= max_position_embeddings (default 0 = that)"},
+       {"threads", "N: compute threads, 1..1024 (default 0 = cores / ranks)"},
+       {"data-dir", "DIR: the task data (default ${LACO_ASSETS:-../shared}/data)"},
+       {"perplexity-file", "FILE: the perplexity text (default: WikiText-2 test)"},
+       {"shots", "K: few-shot examples for translation (default 0)"},
+       {"dtype", "float32 | bfloat16 | float16 (cuda only) (default float32)"},
+       {"device", "cpu | cuda (default cpu)"},
+       {"out", "FILE: the JSON results (default eval_results.json, or output.dir/eval_results.json)"},
+       {"profile", "FILE: an HDF5 profile to add /eval rows to"},
+       {"json", "print the results as JSON on stdout", true}},
+      "  laco_dist eval --model ../shared/models/kjv-16L --model out/kjv-16L-laco --tasks wikitext,piqa --limit 200\n"
+      "  laco_dist eval configs/quickstart.toml"};
+  Args args(argv, usage);
   eval::EvalOutputs out;
   out.print_json = args.flag("json");
   if (!args.positional().empty()) {

@@ -20,8 +20,19 @@
 namespace laco::cli {
 
 int cmd_generate(const CommandArgs& argv, dist::Communicator& world) {
-  Args args(argv, {"json", "stop-at-eos"},
-            {"model", "prompt-ids", "prompt", "max-new-tokens", "dtype", "device", "threads"}, "generate");
+  const Usage usage{
+      "generate", "", "Greedy generation from a HuggingFace checkpoint.",
+      {{"model", "DIR: the checkpoint (required)"},
+       {"prompt-ids", "1,403: the prompt as token ids, used verbatim (no BOS added)"},
+       {"prompt", "TEXT: the prompt, encoded with the model's tokenizer.json (BOS added)"},
+       {"max-new-tokens", "N: tokens to generate (default 256; prompt + N <= max_position_embeddings)"},
+       {"dtype", "float32 | bfloat16 | float16 (cuda only) (default float32)"},
+       {"device", "cpu | cuda (default cpu)"},
+       {"threads", "N: compute threads, 1..1024 (default 0 = cores / ranks)"},
+       {"json", "print one line {\"ids\": [...], \"text\": \"...\"}", true},
+       {"stop-at-eos", "stop at the model's end-of-sequence token", true}},
+      "  laco_dist generate --model ../shared/models/stories260K-hf --prompt \"Once upon a time\" --max-new-tokens 64"};
+  Args args(argv, usage);
   const std::string dir = args.require("model");
   LACO_INPUT_CHECK(args.has("prompt-ids") != args.has("prompt"),
                    "generate: give the prompt with exactly one of --prompt-ids 1,403 or --prompt TEXT");
@@ -38,9 +49,17 @@ int cmd_generate(const CommandArgs& argv, dist::Communicator& world) {
   const c10::Device device = model::parse_device(args.get("device", "cpu"), "generate --device");
   LACO_INPUT_CHECK(dtype != at::kHalf || device.is_cuda(),
                    "generate --dtype float16 needs --device cuda (LibTorch has no float16 matmul on CPU)");
-  model::configure_threads(static_cast<int>(args.get_int("threads", 0)), world.size());
+  model::configure_threads(args.get_int("threads", 0), world.size());
 
-  model::Transformer model(model::load_layer_table(dir, dtype, device));
+  // The KV cache holds prompt + new tokens: bounded by the model's positions, checked before loading.
+  const model::ModelConfig config = model::load_model_config(dir);
+  const int64_t longest = static_cast<int64_t>(prompt.size()) + max_new;
+  LACO_INPUT_CHECK(max_new <= config.max_position_embeddings && longest <= config.max_position_embeddings,
+                   "generate: the prompt ({} tokens) + --max-new-tokens {} exceeds the model's "
+                   "max_position_embeddings = {} ({}); ask for at most {} new tokens", prompt.size(), max_new,
+                   config.max_position_embeddings, config.source,
+                   std::max<int64_t>(0, config.max_position_embeddings - static_cast<int64_t>(prompt.size())));
+  model::Transformer model(model::LayerTable::load(config, io::WeightSource::open_dir(dir), dtype, device));
   model::GenerateOptions opt;
   opt.max_new_tokens = max_new;
   if (args.flag("stop-at-eos")) opt.stop_ids = model.config().eos_token_ids;

@@ -15,7 +15,10 @@
 namespace laco::cli {
 
 int cmd_inspect(const CommandArgs& argv, dist::Communicator& world) {
-  Args args(argv, {"json"}, {}, "inspect");
+  const Usage usage{"inspect", "DIR", "Check a HuggingFace checkpoint completely and describe it.",
+                    {{"json", "print one JSON object instead of the table", true}},
+                    "  laco_dist inspect ../shared/models/kjv-16L --json"};
+  Args args(argv, usage);
   LACO_INPUT_CHECK(args.positional().size() == 1, "inspect: expected one model directory, got {}",
                    args.positional().size());
   const std::string dir = args.positional()[0];

@@ -9,13 +9,18 @@
 #include "laco/cli/commands.h"
 #include "laco/core/error.h"
 #include "laco/io/atomic_file.h"
+#include "laco/io/path_guard.h"
 #include "laco/io/profile_h5.h"
 #include "laco/io/profile_report.h"
 
 namespace laco::cli {
 
 int cmd_report(const CommandArgs& argv, dist::Communicator& world) {
-  Args args(argv, {}, {"svg", "threshold"}, "report");
+  const Usage usage{"report", "PROFILE.h5", "Print a profile's candidate and phase tables and write an SVG plot.",
+                    {{"svg", "FILE: where to write the plot (default: the profile's path with .svg)"},
+                     {"threshold", "T: the threshold line of the plot (default: the run's laco.threshold)"}},
+                    "  laco_dist report out/kjv-16L-laco/profile.h5 --svg /tmp/profile.svg"};
+  Args args(argv, usage);
   LACO_INPUT_CHECK(args.positional().size() == 1,
                    "report: expected one PROFILE.h5 argument, got {}", args.positional().size());
   if (world.rank() != 0) return kExitOk;  // a single reader; nothing to share
@@ -32,6 +37,9 @@ int cmd_report(const CommandArgs& argv, dist::Communicator& world) {
     }
   }
   const std::string svg_path = args.get("svg", io::default_svg_path(path));
+  io::PathGuard guard;
+  guard.add_input_file(path, "the profile being reported");
+  guard.check_output_file(svg_path, "report --svg");
 
   std::string out = fmt::format("profile {} (laco {}, model {}, {} rank(s), W = {}, started {})\n\n",
                                 path, data.root.laco_version, data.root.model_path,

@@ -28,6 +28,7 @@ std::vector<std::string> split_lines(const std::string& text) {
 }
 
 std::string read_input_file(const std::string& path) {
+  require_regular_file(path, "tokenize --file", uint64_t{4} << 30);
   std::optional<std::string> text = read_file(path);
   LACO_INPUT_CHECK(text.has_value(), "tokenize: cannot open --file '{}'", path);
   return *text;
@@ -46,9 +47,14 @@ void append_ids(std::string& out, const std::vector<int64_t>& ids, bool json) {
 }  // namespace
 
 int cmd_tokenize(const CommandArgs& argv, dist::Communicator& world) {
-  Args args(argv, {"json", "no-special"}, {"tokenizer", "text", "file"}, "tokenize");
-  LACO_INPUT_CHECK(args.positional().empty(), "tokenize: unexpected argument '{}'",
-                   args.positional().empty() ? "" : args.positional()[0]);
+  const Usage usage{"tokenize", "", "Encode text with a tokenizer.json (one line of ids per input line).",
+                    {{"tokenizer", "DIR_OR_FILE: a model directory or a tokenizer.json (required)"},
+                     {"text", "STR: the text to encode"},
+                     {"file", "PATH: encode every line of this file"},
+                     {"json", "print each line of ids as a JSON array", true},
+                     {"no-special", "do not add the tokenizer's special tokens (BOS)", true}},
+                    "  laco_dist tokenize --tokenizer ../shared/models/kjv-16L --text \"In the beginning\""};
+  Args args(argv, usage);
   LACO_INPUT_CHECK(args.has("text") != args.has("file"),
                    "tokenize: give exactly one of --text STR or --file PATH");
   const auto tok = tokenizer::Tokenizer::load(args.require("tokenizer"));
@@ -80,9 +86,13 @@ int cmd_tokenize(const CommandArgs& argv, dist::Communicator& world) {
 }
 
 int cmd_detokenize(const CommandArgs& argv, dist::Communicator& world) {
-  Args args(argv, {"json", "skip-special"}, {"tokenizer", "ids"}, "detokenize");
-  LACO_INPUT_CHECK(args.positional().empty(), "detokenize: unexpected argument '{}'",
-                   args.positional().empty() ? "" : args.positional()[0]);
+  const Usage usage{"detokenize", "", "Decode token ids with a tokenizer.json.",
+                    {{"tokenizer", "DIR_OR_FILE: a model directory or a tokenizer.json (required)"},
+                     {"ids", "1,2,3: the ids to decode (required)"},
+                     {"json", "print the text as one JSON string", true},
+                     {"skip-special", "leave special tokens out of the text", true}},
+                    "  laco_dist detokenize --tokenizer ../shared/models/kjv-16L --ids 1,403,5"};
+  Args args(argv, usage);
   const std::vector<int64_t> ids = parse_id_list(args.require("ids"), "detokenize --ids");
   const auto tok = tokenizer::Tokenizer::load(args.require("tokenizer"));
   const std::string text = tok.decode(ids, args.flag("skip-special"));

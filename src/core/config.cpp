@@ -20,6 +20,7 @@
 #include "laco/core/error.h"
 #include "laco/core/files.h"
 #include "laco/core/resources.h"
+#include "laco/core/strings.h"
 
 namespace laco {
 namespace {
@@ -131,32 +132,6 @@ const T& get(T& (*ref)(RunConfig&), const RunConfig& c) {
 
 // ---- messages ------------------------------------------------------------------------
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
-// " (did you mean 'x'?)" for the closest candidate, or "" when nothing is close.
-std::string suggest(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string best;
-  size_t best_d = std::max<size_t>(2, word.size() / 4) + 1;
-  for (const std::string& c : candidates) {
-    size_t d = edit_distance(word, c);
-    if (d < best_d) best_d = d, best = c;
-  }
-  return best.empty() ? "" : fmt::format(" (did you mean '{}'?)", best);
-}
-
 std::string suggest_key(const std::string& section, const std::string& key) {
   std::vector<std::string> names;
   for (const Field& f : fields()) {
@@ -249,13 +224,19 @@ void gather_override(const std::string& ov, Gathered& g) {
                    "{}: key '{}' has no section; expected section.key=value", origin, name);
   LACO_INPUT_CHECK(find_field(name) != nullptr, "{}: unknown key '{}'{}", origin, name,
                    suggest_key(name.substr(0, dot), name.substr(dot + 1)));
-  // The value is TOML when it parses as exactly one value; otherwise it is a bare string.
+  // The value is TOML when it parses as exactly one value; otherwise it is a bare string —
+  // except when it starts like a TOML string, array or table: then it must parse.
   auto table = std::make_unique<toml::table>();
   try {
     const std::string doc = "v = " + raw + "\n";
     *table = toml::parse(std::string_view(doc), std::string_view("--set"));
     if (table->size() != 1 || !table->contains("v")) throw std::runtime_error("not one value");
-  } catch (const std::exception&) {
+  } catch (const std::exception& e) {
+    const auto* pe = dynamic_cast<const toml::parse_error*>(&e);
+    LACO_INPUT_CHECK(raw.empty() || std::string("\"'[{").find(raw[0]) == std::string::npos,
+                     "{}: the value {} starts like a TOML string, array or table but is not valid TOML ({}); "
+                     "quote it completely, e.g. --set '{}=\"text\"'", origin, raw,
+                     pe ? std::string(pe->description()) : std::string("more than one value"), name);
     *table = toml::table{};
     table->insert("v", raw);
   }
@@ -267,44 +248,100 @@ void gather_override(const std::string& ov, Gathered& g) {
 // ---- decoding one value --------------------------------------------------------------
 
 // ${VAR}, ${VAR:-default} (default used when VAR is unset or empty; may nest) and $$ -> $.
-std::string expand_env(const std::string& s, const std::string& key, const std::string& origin) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '$' || i + 1 >= s.size() || (s[i + 1] != '$' && s[i + 1] != '{')) {
-      out += s[i];
-      continue;
+// One pass over `s` (the brace partners are found up front with a stack), so nested
+// defaults cost linear time; nesting is bounded so that recursion cannot exhaust the stack.
+// The result must be valid UTF-8 (TOML text is; --set values and the environment may not be).
+constexpr int kMaxEnvNesting = 32;
+
+struct EnvExpansion {
+  const std::string& s;
+  const std::string& key;
+  const std::string& origin;
+  std::vector<size_t> partner;  // partner[i]: the '}' closing the '{' at i, npos if none
+
+  // Appends the expansion of s[lo, hi) to `out`; `depth` counts the enclosing ${...:-}.
+  void expand(size_t lo, size_t hi, int depth, std::string& out) const {
+    LACO_INPUT_CHECK(depth <= kMaxEnvNesting,
+                     "{}: {}: ${{...:-default}} nested more than {} deep in \"{}\"", origin, key,
+                     kMaxEnvNesting, s);
+    for (size_t i = lo; i < hi; ++i) {
+      if (s[i] != '$' || i + 1 >= hi || (s[i + 1] != '$' && s[i + 1] != '{')) {
+        out += s[i];
+        continue;
+      }
+      if (s[i + 1] == '$') {
+        out += '$';
+        ++i;
+        continue;
+      }
+      const size_t end = partner[i + 1];
+      LACO_INPUT_CHECK(end < hi, "{}: {}: unterminated '${{' in \"{}\"", origin, key, s);
+      size_t name_end = i + 2;
+      auto name_char = [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+      };
+      while (name_end < end && name_char(s[name_end])) ++name_end;
+      const bool has_default = name_end + 1 < end && s[name_end] == ':' && s[name_end + 1] == '-';
+      const std::string var = s.substr(i + 2, name_end - i - 2);
+      if (var.empty() || std::isdigit(static_cast<unsigned char>(var[0])) ||
+          (name_end != end && !has_default)) {
+        const std::string body = s.substr(i + 2, end - i - 2);
+        throw InputError(fmt::format("{}: {}: bad variable name '{}' in \"{}\" (expected ${{NAME}} "
+                                     "or ${{NAME:-default}})",
+                                     origin, key, body.substr(0, body.find(":-")), s));
+      }
+      const char* value = std::getenv(var.c_str());
+      if (!has_default) {
+        LACO_INPUT_CHECK(value != nullptr,
+                         "{}: {}: environment variable '{}' is not set (in \"{}\"); set it or "
+                         "write ${{{}:-default}}", origin, key, var, s, var);
+        out += value;
+      } else if (value && *value) {
+        out += value;
+      } else {
+        expand(name_end + 2, end, depth + 1, out);
+      }
+      i = end;
     }
-    if (s[i + 1] == '$') {
-      out += '$';
-      ++i;
-      continue;
-    }
-    size_t depth = 0, end = i + 1;
-    for (; end < s.size(); ++end) {
-      if (s[end] == '{') ++depth;
-      if (s[end] == '}' && --depth == 0) break;
-    }
-    LACO_INPUT_CHECK(end < s.size(), "{}: {}: unterminated '${{' in \"{}\"", origin, key, s);
-    const std::string body = s.substr(i + 2, end - i - 2);
-    size_t colon = body.find(":-");
-    const std::string var = body.substr(0, colon);
-    bool valid = !var.empty() && !std::isdigit(static_cast<unsigned char>(var[0])) &&
-                 std::all_of(var.begin(), var.end(), [](char c) {
-                   return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-                 });
-    LACO_INPUT_CHECK(valid, "{}: {}: bad variable name '{}' in \"{}\" (expected ${{NAME}} or "
-                     "${{NAME:-default}})", origin, key, var, s);
-    const char* value = std::getenv(var.c_str());
-    if (colon == std::string::npos) {
-      LACO_INPUT_CHECK(value != nullptr,
-                       "{}: {}: environment variable '{}' is not set (in \"{}\"); set it or "
-                       "write ${{{}:-default}}", origin, key, var, s, var);
-      out += value;
-    } else {
-      out += value && *value ? std::string(value) : expand_env(body.substr(colon + 2), key, origin);
-    }
-    i = end;
   }
+};
+
+// Byte offset of the first byte of `s` that is not well-formed UTF-8, or npos.
+size_t invalid_utf8_at(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const size_t len =
+        c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return i;
+    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+    for (size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xc0) != 0x80) return i;
+      cp = (cp << 6) | (b & 0x3f);
+    }
+    const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += len;
+  }
+  return std::string::npos;
+}
+
+std::string expand_env(const std::string& s, const std::string& key, const std::string& origin) {
+  EnvExpansion x{s, key, origin, std::vector<size_t>(s.size(), std::string::npos)};
+  std::vector<size_t> open;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '{') open.push_back(i);
+    if (s[i] == '}' && !open.empty()) {
+      x.partner[open.back()] = i;
+      open.pop_back();
+    }
+  }
+  std::string out;
+  x.expand(0, s.size(), 0, out);
+  const size_t bad = invalid_utf8_at(out);
+  LACO_INPUT_CHECK(bad == std::string::npos,
+                   "{}: {}: value is not valid UTF-8 (byte {}, after \"{}\")", origin, key, bad,
+                   out.substr(0, bad));
   return out;
 }
 
@@ -374,21 +411,6 @@ void decode(const Field& f, const Entry& e, RunConfig& c) {
 
 // ---- validation ----------------------------------------------------------------------
 
-// Digits, then optionally one of the units; the byte count must be >= 1 and fit 64 bits.
-bool valid_size(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0 || i > 19) return false;
-  static const std::map<std::string, double> units = {
-      {"", 1},       {"B", 1},          {"KB", 1e3},       {"MB", 1e6},          {"GB", 1e9},
-      {"TB", 1e12},  {"KiB", 1024.0},   {"MiB", 1048576.0}, {"GiB", 1073741824.0},
-      {"TiB", 1099511627776.0}};
-  auto unit = units.find(s.substr(i));
-  if (unit == units.end()) return false;
-  double bytes = std::stod(s.substr(0, i)) * unit->second;
-  return bytes >= 1 && bytes < 1.8e19;
-}
-
 // Throws "<where key>: <key> = <value>: expected <what>" unless ok.
 template <class T>
 void require(const RunConfig& c, bool ok, const std::string& key, const T& value,
@@ -402,7 +424,8 @@ void validate(const RunConfig& c) {
                    "{}: model.dtype = \"float16\" needs model.device = \"cuda\" (found "
                    "model.device = \"{}\", {}); use float32 or bfloat16 on cpu",
                    c.where("model.dtype"), m.device, c.where("model.device"));
-  require(c, m.threads >= 0, "model.threads", m.threads, "an integer >= 0 (0 = automatic)");
+  require(c, m.threads >= 0 && m.threads <= kMaxThreads, "model.threads", m.threads,
+          fmt::format("an integer from 0 (automatic) to {}", kMaxThreads));
   const CalibrationSection& cal = c.calibration;
   require(c, cal.samples >= 1, "calibration.samples", cal.samples, "an integer >= 1");
   require(c, cal.max_tokens >= 2, "calibration.max_tokens", cal.max_tokens, "an integer >= 2");
@@ -424,10 +447,7 @@ void validate(const RunConfig& c) {
   require(c, std::isfinite(l.scale), "laco.scale", l.scale, "a finite number");
   require(c, l.max_removed_layers >= 0, "laco.max_removed_layers", l.max_removed_layers,
           "an integer >= 0 (0 = no limit)");
-  LACO_INPUT_CHECK(valid_size(c.output.shard_size),
-                   "{}: output.shard_size = \"{}\": expected a size such as \"5GB\", \"500MB\" or "
-                   "\"2GiB\" (digits, then B, KB, MB, GB, TB, KiB, MiB, GiB or TiB; at least 1 byte)",
-                   c.where("output.shard_size"), c.output.shard_size);
+  parse_size(c.output.shard_size, c.where("output.shard_size") + ": output.shard_size");
   require(c, c.parallel.candidate_width >= 0, "parallel.candidate_width",
           c.parallel.candidate_width, "an integer >= 0 (0 = world size)");
   const EvalSection& ev = c.eval;
@@ -510,9 +530,7 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
 }
 
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
-  std::error_code ec;
-  LACO_INPUT_CHECK(!std::filesystem::is_directory(path, ec),
-                   "{}: cannot read config file: it is a directory", path);
+  require_regular_file(path, "config file", size_t{16} << 20);
   const std::optional<std::string> text = read_file(path);
   LACO_INPUT_CHECK(text.has_value(), "{}: cannot read config file: {}", path, std::strerror(errno));
   return parse_run_config(*text, path, overrides);
@@ -533,6 +551,12 @@ void validate_against_model(const RunConfig& cfg, int num_layers) {
                    l.highest_layer == 0 ? fmt::format(", i.e. the model's {} layers", num_layers)
                                         : fmt::format(" (the model has {} layers)", num_layers),
                    cfg.where("laco.highest_layer"));
+  // The first candidate is l = H - C; below L there is none.
+  LACO_INPUT_CHECK(high - l.merge_layers >= l.lowest_layer,
+                   "{}: laco.merge_layers = {} needs at least {} layers in [laco.lowest_layer, laco.highest_layer) "
+                   "= [{}, {}), which has {}: no candidate would be evaluated; lower merge_layers or widen the range",
+                   cfg.where("laco.merge_layers"), l.merge_layers, l.merge_layers, l.lowest_layer, high,
+                   high - l.lowest_layer);
 }
 
 // ---- printing and comparing -------------------------------------------------------------

@@ -2,7 +2,6 @@
 #include "laco/dist/coordinator.h"
 
 #include <cmath>
-#include <limits>
 
 #include <ATen/ATen.h>
 
@@ -50,6 +49,7 @@ void ReplicaEvaluator::run_local(int index, const prune::Candidate& c, const std
       sum += cos[i];
     }
     seen += static_cast<int64_t>(cos.size());
+    if (!std::isfinite(sum)) break;  // non-finite: rejected whatever the other samples give
     if (opt_.early_reject && sum + static_cast<double>(total_samples_ - seen) < target - 1e-9) break;
   }
   out[head + 2] = wall_seconds() - t0;
@@ -77,39 +77,48 @@ std::vector<prune::CandidateOutcome> ReplicaEvaluator::evaluate(
   const double t0 = wall_seconds();
   compute_.end = t0;
   std::vector<double> all = comm_.gatherv(mine, 0);
-  // Rank 0: per candidate [similarity, complete, evaluated, t_merge, t_forward, forwards].
-  std::vector<double> result(candidates.size() * 6, 0.0);
+  // Rank 0: per candidate [similarity, complete, evaluated, t_merge, t_forward, forwards, finite].
+  constexpr size_t kRow = 7;
+  std::vector<double> result(candidates.size() * kRow, 0.0);
   if (comm_.rank() == 0) {
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    std::vector<std::vector<double>> cos(candidates.size(), std::vector<double>(total_samples_, nan));
+    std::vector<std::vector<double>> cos(candidates.size(), std::vector<double>(total_samples_, 0.0));
+    std::vector<std::vector<char>> seen(candidates.size(), std::vector<char>(total_samples_, 0));
     for (size_t pos = 0; pos < all.size();) {  // one block per rank
       const size_t end = pos + static_cast<size_t>(all.at(pos));
       for (size_t seg = pos + 1; seg < end;) {  // one segment per candidate this rank ran
         const auto g = static_cast<size_t>(all[seg]);
-        double* row = &result[g * 6];
+        double* row = &result[g * kRow];
         row[3] = std::max(row[3], all[seg + 1]);
         row[4] = std::max(row[4], all[seg + 2]);
         row[5] += all[seg + 3];
         const size_t samples = static_cast<size_t>(all[seg + 4]);
-        for (size_t i = seg + 5; i < seg + 5 + 2 * samples; i += 2) cos[g][static_cast<size_t>(all[i])] = all[i + 1];
+        for (size_t i = seg + 5; i < seg + 5 + 2 * samples; i += 2) {
+          cos[g][static_cast<size_t>(all[i])] = all[i + 1];
+          seen[g][static_cast<size_t>(all[i])] = 1;
+        }
         seg += 5 + 2 * samples;
       }
       pos = end;
     }
     for (size_t g = 0; g < candidates.size(); ++g) {
       double sum = 0;
-      int64_t seen = 0;
-      for (double c : cos[g]) {  // sample order: bitwise independent of the sharding
-        if (std::isnan(c)) continue;
-        sum += c;
-        ++seen;
+      int64_t evaluated = 0;
+      bool finite = true;
+      for (int64_t i = 0; i < total_samples_; ++i) {  // sample order: bitwise independent of the sharding
+        if (!seen[g][static_cast<size_t>(i)]) continue;
+        sum += cos[g][static_cast<size_t>(i)];
+        finite = finite && std::isfinite(cos[g][static_cast<size_t>(i)]);
+        ++evaluated;
       }
-      const bool complete = seen == total_samples_;
+      const bool complete = evaluated == total_samples_;
       // Incomplete (early-rejected): the upper bound with cos = 1 for every unseen sample.
-      result[g * 6] = complete ? sum / static_cast<double>(total_samples_)
-                               : (sum + static_cast<double>(total_samples_ - seen)) / static_cast<double>(total_samples_);
-      result[g * 6 + 1] = complete ? 1 : 0;
-      result[g * 6 + 2] = static_cast<double>(seen);
+      double* row = &result[g * kRow];
+      row[0] = !finite ? 0.0
+               : complete ? sum / static_cast<double>(total_samples_)
+                          : (sum + static_cast<double>(total_samples_ - evaluated)) / static_cast<double>(total_samples_);
+      row[1] = complete ? 1 : 0;
+      row[2] = static_cast<double>(evaluated);
+      row[6] = finite ? 1 : 0;
     }
   }
   comm_.broadcast(result, 0);
@@ -117,9 +126,9 @@ std::vector<prune::CandidateOutcome> ReplicaEvaluator::evaluate(
   const double t_reduce = reduce_.end - t0;
   std::vector<prune::CandidateOutcome> out(candidates.size());
   for (size_t g = 0; g < candidates.size(); ++g) {
-    const double* row = &result[g * 6];
+    const double* row = &result[g * kRow];
     out[g] = {row[0], row[1] != 0, static_cast<int64_t>(row[2]), row[3], row[4], t_reduce,
-              static_cast<int64_t>(row[5])};
+              static_cast<int64_t>(row[5]), row[6] != 0};
   }
   return out;
 }

@@ -10,6 +10,7 @@
 namespace laco::eval {
 
 std::vector<std::string> read_perplexity_documents(const std::string& path, int64_t limit) {
+  require_regular_file(path, "eval.perplexity_file", uint64_t{4} << 30);
   const std::optional<std::string> text = read_file(path);
   LACO_INPUT_CHECK(text.has_value(), "cannot open perplexity file {} (eval.perplexity_file)", path);
   std::vector<std::string> docs = wikitext_documents(*text);

@@ -14,10 +14,12 @@
 
 #include "laco/core/error.h"
 #include "laco/core/resources.h"
+#include "laco/dist/agree.h"
 #include "laco/eval/multiple_choice.h"
 #include "laco/eval/perplexity.h"
 #include "laco/eval/tasks.h"
 #include "laco/io/atomic_file.h"
+#include "laco/io/path_guard.h"
 #include "laco/model/layer_table.h"
 #include "laco/model/model_config.h"
 
@@ -101,7 +103,12 @@ void evaluate_model(const EvalOptions& opt, const ModelInfo& info_in, dist::Comm
   const tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(info_in.path);
   const c10::ScalarType dtype = model::parse_compute_dtype(opt.dtype, "eval dtype");
   const c10::Device device = model::parse_device(opt.device, "eval device");
-  model::Transformer model(model::load_layer_table(info_in.path, dtype, device));
+  const model::ModelConfig config = model::load_model_config(info_in.path);
+  LACO_INPUT_CHECK(opt.max_length <= config.max_position_embeddings,
+                   "eval: max_length = {} exceeds the max_position_embeddings = {} of {} ({}); use at most {}",
+                   opt.max_length, config.max_position_embeddings, info_in.path, config.source,
+                   config.max_position_embeddings);
+  model::Transformer model(model::LayerTable::load(config, io::WeightSource::open_dir(info_in.path), dtype, device));
   check_vocabulary(info_in.path, model.config(), tok);
   ModelInfo info = info_in;
   info.num_layers = model.num_layers();
@@ -276,7 +283,25 @@ EvalOptions options_from_config(const RunConfig& cfg) {
   return opt;
 }
 
+namespace {
+
+// No output may be an input: the results and the profile against the models and task data.
+void check_output_paths(const EvalOptions& opt, const EvalOutputs& out) {
+  io::PathGuard guard;
+  for (const std::string& m : opt.models) guard.add_input_dir(m, "eval model", /*no_outputs_inside=*/false);
+  guard.add_input_file(opt.perplexity_file, "eval perplexity file");
+  guard.add_input_dir(opt.data_dir, "eval data directory", /*no_outputs_inside=*/true);
+  if (!out.json_path.empty()) guard.check_output_file(out.json_path, "eval --out", /*parent_created=*/true);
+  if (!out.profile_path.empty()) {
+    guard.check_output_file(out.profile_path, "eval --profile", /*parent_created=*/true);
+    if (fs::exists(out.profile_path)) (void)io::read_profile(out.profile_path);  // never replace a foreign file
+  }
+}
+
+}  // namespace
+
 int run_and_report(const EvalOptions& opt, const EvalOutputs& out, dist::Communicator& world) {
+  dist::agree(world, [&] { check_output_paths(opt, out); });
   const EvalReport report = run_evaluation(opt, world);
   if (world.rank() != 0) return kExitOk;
   const nlohmann::json json = report_json(report, opt, world.size());
@@ -292,13 +317,7 @@ int run_and_report(const EvalOptions& opt, const EvalOutputs& out, dist::Communi
     // Appending to a pruning run's profile keeps its root attributes.
     io::RootAttributes root{LACO_VERSION, out.config_toml, opt.models.front(), world.size(), 1, {},
                             iso_time_now()};
-    if (fs::exists(out.profile_path)) {
-      try {
-        root = io::read_profile(out.profile_path).root;
-      } catch (const InputError&) {
-        // not a profile: open_or_create replaces it
-      }
-    }
+    if (fs::exists(out.profile_path)) root = io::read_profile(out.profile_path).root;
     io::ProfileWriter profile = io::ProfileWriter::open_or_create(out.profile_path, root);
     profile.add_eval(report.rows);
     profile.close();

@@ -4,6 +4,7 @@
 #include "laco/eval/tasks.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -66,7 +67,11 @@ std::string join_names(const std::vector<std::string>& names) {
 // ---- file access -----------------------------------------------------------------
 
 std::string read_whole(const std::string& path) {
-  std::optional<std::string> text = read_file(path);
+  std::optional<std::string> text;
+  if (std::filesystem::exists(path)) {
+    require_regular_file(path, "evaluation data file", uint64_t{4} << 30);
+    text = read_file(path);
+  }
   LACO_INPUT_CHECK(text.has_value(),
                    "cannot open {}: the evaluation data lives under the assets directory "
                    "(LACO_ASSETS, default ../shared; see ASSETS.md)",
@@ -381,20 +386,29 @@ const char* task_kind_name(TaskKind kind) {
   return "?";
 }
 
+// An empty task file would score nan (a mean over no items): an error naming the task's files.
+template <class Items>
+Items non_empty(Items items, const TaskInfo& info, const std::string& name, const std::string& assets_dir) {
+  LACO_INPUT_CHECK(!items.empty(), "task '{}': {}/{} holds no items (expected at least one)", name, assets_dir,
+                   join_names(info.files));
+  return items;
+}
+
 std::vector<MultipleChoiceItem> load_multiple_choice(const std::string& name,
                                                      const std::string& assets_dir, int64_t limit) {
   const TaskInfo& info = task_info(name);
   LACO_INPUT_CHECK(info.kind == TaskKind::kMultipleChoice,
                    "task '{}' is a {} task, not multiple choice", name, task_kind_name(info.kind));
-  if (name == "piqa") return read_piqa(assets_dir, limit);
-  if (name == "hellaswag") return read_hellaswag(assets_dir, limit);
-  if (name == "arc_easy" || name == "arc_challenge") {
-    return read_arc(assets_dir + "/" + info.files.at(0), limit);
-  }
-  if (name == "boolq") return read_boolq(assets_dir, limit);
-  if (name == "openbookqa") return read_openbookqa(assets_dir, limit);
-  if (name == "copa") return read_copa(assets_dir, limit);
-  return read_winogrande(assets_dir, limit);
+  auto read = [&]() {
+    if (name == "piqa") return read_piqa(assets_dir, limit);
+    if (name == "hellaswag") return read_hellaswag(assets_dir, limit);
+    if (name == "arc_easy" || name == "arc_challenge") return read_arc(assets_dir + "/" + info.files.at(0), limit);
+    if (name == "boolq") return read_boolq(assets_dir, limit);
+    if (name == "openbookqa") return read_openbookqa(assets_dir, limit);
+    if (name == "copa") return read_copa(assets_dir, limit);
+    return read_winogrande(assets_dir, limit);
+  };
+  return non_empty(read(), info, name, assets_dir);
 }
 
 // lambada_openai (lm_eval/tasks/lambada/lambada_openai.yaml): doc_to_text = the text without
@@ -409,7 +423,7 @@ std::vector<LastWordItem> load_lambada(const std::string& assets_dir, int64_t li
     item.continuation = " " + item.continuation;
     items.push_back(std::move(item));
   }
-  return items;
+  return non_empty(std::move(items), task_info("lambada_openai"), "lambada_openai", assets_dir);
 }
 
 TranslationSet load_translation(const std::string& name, const std::string& assets_dir,
@@ -437,6 +451,7 @@ TranslationSet load_translation(const std::string& name, const std::string& asse
   for (size_t i = 0; i < first_shot && keep_more(set.items.size(), limit); ++i) {
     set.items.push_back({src[i], ref[i]});
   }
+  non_empty(set.items, info, name, assets_dir);
   return set;
 }
 
@@ -461,7 +476,7 @@ std::vector<std::string> load_perplexity_documents(const std::string& name,
   std::vector<std::string> docs =
       wikitext_documents(read_whole(assets_dir + "/" + info.files.at(0)));
   if (limit > 0 && static_cast<int64_t>(docs.size()) > limit) docs.resize(limit);
-  return docs;
+  return non_empty(std::move(docs), info, name, assets_dir);
 }
 
 }  // namespace laco::eval

@@ -72,11 +72,17 @@ struct KeyTracker {
 
 }  // namespace
 
+// No file laco reads nests beyond a few levels; nlohmann's dump() (used in error messages)
+// recurses once per level, so a deeper document is refused instead of overflowing the stack.
+constexpr int kMaxJsonDepth = 256;
+
 nlohmann::json parse_json(const std::string& text, const std::string& context) {
   KeyTracker tr;
-  nlohmann::json::parser_callback_t cb = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+  nlohmann::json::parser_callback_t cb = [&](int depth, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
     using E = nlohmann::json::parse_event_t;
     if (ev == E::object_start || ev == E::array_start) {
+      LACO_INPUT_CHECK(depth < kMaxJsonDepth, "{}: arrays and objects nested more than {} levels deep", context,
+                       kMaxJsonDepth);
       tr.stack.push_back({ev == E::object_start, tr.stack.empty() ? "" : tr.last_key, {}});
     } else if (ev == E::object_end || ev == E::array_end) {
       if (!tr.stack.empty()) tr.stack.pop_back();
@@ -102,8 +108,9 @@ nlohmann::json parse_json(const std::string& text, const std::string& context) {
 }
 
 nlohmann::json read_json_file(const std::string& path) {
-  LACO_INPUT_CHECK(fs::is_regular_file(path), "cannot read JSON file '{}': {}", path,
-                   fs::exists(path) ? "not a regular file" : "no such file");
+  std::error_code ec;  // error_code forms: an over-long or unreadable name is an InputError
+  LACO_INPUT_CHECK(fs::is_regular_file(path, ec), "cannot read JSON file '{}': {}", path,
+                   ec ? ec.message() : fs::exists(path, ec) ? "not a regular file" : "no such file");
   const std::optional<std::string> text = read_file(path);
   LACO_INPUT_CHECK(text.has_value(), "cannot read JSON file '{}': {}", path, std::strerror(errno));
   return parse_json(*text, fmt::format("'{}'", path));

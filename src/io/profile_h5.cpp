@@ -15,6 +15,7 @@
 #include <hdf5.h>
 
 #include "laco/core/error.h"
+#include "laco/core/files.h"
 
 namespace laco::io {
 
@@ -469,8 +470,9 @@ void ProfileWriter::set_layer_map(const std::vector<std::vector<int64_t>>& layer
 
 // ---- reader ---------------------------------------------------------------------------
 
-ProfileData read_profile(const std::string& path) {
-  if (!file_exists(path)) throw InputError(fmt::format("profile {}: no such file", path));
+namespace {
+
+ProfileData read_profile_unchecked(const std::string& path) {
   return guarded(path, [&] {
     if (H5Fis_hdf5(path.c_str()) <= 0) {
       H5Eclear2(H5E_DEFAULT);
@@ -521,6 +523,18 @@ ProfileData read_profile(const std::string& path) {
     });
     return data;
   });
+}
+
+}  // namespace
+
+ProfileData read_profile(const std::string& path) {
+  if (!file_exists(path)) throw InputError(fmt::format("profile {}: no such file", path));
+  require_regular_file(path, "profile");
+  try {
+    return read_profile_unchecked(path);
+  } catch (const InternalError& e) {  // the file is what failed: a truncated or damaged profile
+    throw InputError(fmt::format("{} (truncated or damaged? a profile is complete once its run has ended)", e.what()));
+  }
 }
 
 }  // namespace laco::io

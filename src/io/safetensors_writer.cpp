@@ -23,43 +23,6 @@ uint64_t byte_size(const at::Tensor& t) {
 
 }  // namespace
 
-uint64_t parse_size(const std::string& text, const std::string& what) {
-  static const std::pair<const char*, uint64_t> kUnits[] = {
-      {"", 1},          {"B", 1},          {"KB", 1000ULL},      {"MB", 1000ULL * 1000},
-      {"GB", 1000ULL * 1000 * 1000},       {"TB", 1000ULL * 1000 * 1000 * 1000},
-      {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}, {"TiB", 1ULL << 40},
-  };
-  const auto bad = [&](const char* why) {
-    return InputError(fmt::format("{}: '{}' is not a valid size ({}); expected a positive whole number with an "
-                                  "optional unit B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB "
-                                  "(powers of 1024), e.g. 5GB or 512MiB",
-                                  what, text, why));
-  };
-  size_t i = 0;
-  uint64_t value = 0;
-  for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
-    const uint64_t digit = static_cast<uint64_t>(text[i] - '0');
-    if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10) throw bad("too large");
-    value = value * 10 + digit;
-  }
-  if (i == 0) throw bad("no leading number");
-  size_t j = i;
-  while (j < text.size() && text[j] == ' ') ++j;  // "5 GB" is fine too
-  const std::string unit = text.substr(j);
-  const auto lower = [](std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-  };
-  for (const auto& [name, scale] : kUnits) {
-    if (lower(unit) != lower(name)) continue;  // case-insensitive, like transformers
-
-    if (value == 0) throw bad("zero");
-    if (value > std::numeric_limits<uint64_t>::max() / scale) throw bad("too large");
-    return value * scale;
-  }
-  throw bad(fmt::format("unknown unit '{}'", unit).c_str());
-}
-
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();

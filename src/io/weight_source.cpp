@@ -42,17 +42,20 @@ std::map<std::string, std::string> read_weight_map(const std::string& index_path
 }  // namespace
 
 WeightSource WeightSource::open_dir(const std::string& dir) {
-  LACO_INPUT_CHECK(fs::is_directory(dir), "'{}' is not a directory (expected a HuggingFace checkpoint directory)",
+  // error_code forms throughout: a name the OS refuses (ENAMETOOLONG, EACCES) is bad
+  // input reported as InputError, never a std::filesystem_error.
+  std::error_code ec;
+  LACO_INPUT_CHECK(fs::is_directory(dir, ec), "'{}' is not a directory (expected a HuggingFace checkpoint directory)",
                    dir);
   const fs::path root(dir);
   WeightSource ws;
   // transformers prefers the single file when both exist; so do we.
-  if (fs::exists(root / kSingle)) {
+  if (fs::exists(root / kSingle, ec)) {
     ws.files_.push_back(SafetensorsFile::open((root / kSingle).string()));
     for (const auto& t : ws.files_[0]->tensors()) ws.where_[t.name] = 0;
   } else {
     const std::string index_path = (root / kIndex).string();
-    LACO_INPUT_CHECK(fs::exists(index_path),
+    LACO_INPUT_CHECK(fs::exists(index_path, ec),
                      "'{}' holds no model.safetensors or model.safetensors.index.json (not a HuggingFace "
                      "safetensors checkpoint)",
                      dir);
@@ -62,8 +65,9 @@ WeightSource WeightSource::open_dir(const std::string& dir) {
     for (const auto& [name, shard] : weight_map) shard_names.insert(shard);
     for (const auto& [name, shard] : weight_map) {
       const fs::path shard_path = root / shard;
-      LACO_INPUT_CHECK(fs::exists(shard_path), "'{}' maps tensor '{}' to shard '{}', which does not exist in '{}'",
-                       index_path, name, shard, dir);
+      LACO_INPUT_CHECK(fs::exists(shard_path, ec), "'{}' maps tensor '{}' to shard '{}', which {} in '{}'",
+                       index_path, name, shard, ec ? "cannot be looked up: " + ec.message() : "does not exist",
+                       dir);
     }
     for (const auto& shard : shard_names) {  // sorted: model-00001-of-... first
       shard_index[shard] = ws.files_.size();

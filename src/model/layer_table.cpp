@@ -17,21 +17,44 @@
 namespace laco::model {
 namespace {
 
-// Fetches `name`, checks its shape and dtype, converts to dtype/device if needed.
-at::Tensor fetch(const io::WeightSource& w, const std::string& name, const std::vector<int64_t>& shape,
-                 const ModelConfig& c, c10::ScalarType dtype, c10::Device device) {
+// Checks `name`'s presence, shape and dtype from the safetensors header (reads no data).
+void check_tensor(const io::WeightSource& w, const std::string& name, const std::vector<int64_t>& shape,
+                  const ModelConfig& c) {
   LACO_INPUT_CHECK(w.contains(name),
                    "tensor '{}' is missing from the checkpoint (expected shape {} for {} with "
                    "{} layers, config {})", name, shape_str(shape), c.model_type,
                    c.num_hidden_layers, c.source);
-  at::Tensor t = w.get(name);
-  LACO_INPUT_CHECK(t.sizes().vec() == shape, "tensor '{}' in {} has shape {}, expected {}", name,
-                   w.file_of(name), shape_str(t.sizes().vec()), shape_str(shape));
-  LACO_INPUT_CHECK(at::isFloatingType(t.scalar_type()),
+  const io::TensorInfo& info = w.info(name);
+  LACO_INPUT_CHECK(info.shape == shape, "tensor '{}' in {} has shape {}, expected {}", name,
+                   w.file_of(name), shape_str(info.shape), shape_str(shape));
+  LACO_INPUT_CHECK(at::isFloatingType(io::to_scalar_type(info.dtype)),
                    "tensor '{}' in {} has dtype {}, expected a floating-point dtype", name,
-                   w.file_of(name), c10::toString(t.scalar_type()));
+                   w.file_of(name), io::dtype_name(info.dtype));
+}
+
+// Fetches a checked tensor, converts it to dtype/device, and refuses non-finite values
+// (checked here, when the tensor is first used, not by a scan of the whole checkpoint).
+at::Tensor fetch(const io::WeightSource& w, const std::string& name, c10::ScalarType dtype, c10::Device device) {
+  at::Tensor t = w.get(name);
   if (t.scalar_type() != dtype || device != t.device()) t = t.to(device, dtype);
+  LACO_INPUT_CHECK(at::isfinite(t).all().item<bool>(),
+                   "tensor '{}' in {} holds non-finite values (NaN or Inf){}", name, w.file_of(name),
+                   at::isfinite(w.get(name)).all().item<bool>()
+                       ? fmt::format(" after conversion to {} (out of its range)", c10::toString(dtype))
+                       : "");
   return t;
+}
+
+// Calls f(name, shape, spec-or-null) for every tensor the model needs, in load order.
+template <class F>
+void for_each_tensor(const ModelConfig& c, const Arch& arch, F&& f) {
+  for (const auto& g : arch.global_tensors) {
+    if (g.tied_to_embed && c.tie_word_embeddings) continue;
+    f(g.name, g.shape(c), &g, static_cast<const LayerTensorSpec*>(nullptr), int64_t{-1});
+  }
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l)
+    for (const auto& spec : arch.layer_tensors)
+      if (spec.present(c)) f(layer_tensor_name(arch, l, spec), spec.shape(c), static_cast<const GlobalTensorSpec*>(nullptr), &spec, l);
 }
 
 }  // namespace
@@ -54,37 +77,18 @@ std::string dtype_string(c10::ScalarType type) {
   }
 }
 
-LayerTable LayerTable::load(const ModelConfig& c, const io::WeightSource& w, c10::ScalarType dtype,
-                            c10::Device device) {
-  LayerTable t;
-  t.config_ = c;
-  t.arch_ = &arch_for(c);
-  t.dtype_ = dtype;
+void check_weights(const ModelConfig& c, const io::WeightSource& w) {
+  const Arch& arch = arch_for(c);
   std::set<std::string> used;
-  for (const auto& g : t.arch_->global_tensors) {
-    if (g.tied_to_embed && c.tie_word_embeddings) continue;
-    at::Tensor x = fetch(w, g.name, g.shape(c), c, dtype, device);
-    used.insert(g.name);
-    if (g.role == GlobalRole::kEmbed) t.embed_ = x;
-    if (g.role == GlobalRole::kFinalNorm) t.norm_ = x;
-    if (g.role == GlobalRole::kLmHead) t.lm_head_ = x;
-  }
-  if (c.tie_word_embeddings) t.lm_head_ = t.embed_;
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    LayerWeights lw;
-    for (const auto& spec : t.arch_->layer_tensors) {
-      if (!spec.present(c)) continue;
-      const std::string name = layer_tensor_name(*t.arch_, l, spec);
-      lw[spec.role] = fetch(w, name, spec.shape(c), c, dtype, device);
-      used.insert(name);
-    }
-    t.layers_.push_back(std::move(lw));
-    t.layer_map_.push_back({l});
-  }
+  for_each_tensor(c, arch, [&](const std::string& name, const std::vector<int64_t>& shape, const GlobalTensorSpec*,
+                           const LayerTensorSpec*, int64_t) {
+    check_tensor(w, name, shape, c);
+    used.insert(name);
+  });
   std::vector<std::string> unused;
   for (const auto& name : w.names()) {
     bool ignored = used.count(name) || (c.tie_word_embeddings && name == "lm_head.weight");
-    for (const auto& suffix : t.arch_->ignored_suffixes) ignored = ignored || ends_with(name, suffix);
+    for (const auto& suffix : arch.ignored_suffixes) ignored = ignored || ends_with(name, suffix);
     if (!ignored) unused.push_back(name);
   }
   LACO_INPUT_CHECK(unused.empty(),
@@ -92,6 +96,31 @@ LayerTable LayerTable::load(const ModelConfig& c, const io::WeightSource& w, c10
                    "tensors; does config.json match the weights?)", unused.empty() ? "" : unused[0],
                    unused.empty() ? "" : w.file_of(unused[0]), c.model_type, c.num_hidden_layers,
                    unused.size());
+}
+
+LayerTable LayerTable::load(const ModelConfig& c, const io::WeightSource& w, c10::ScalarType dtype,
+                            c10::Device device) {
+  check_weights(c, w);
+  LayerTable t;
+  t.config_ = c;
+  t.arch_ = &arch_for(c);
+  t.dtype_ = dtype;
+  t.layers_.resize(static_cast<size_t>(c.num_hidden_layers));
+  for_each_tensor(c, *t.arch_, [&](const std::string& name, const std::vector<int64_t>&, const GlobalTensorSpec* g,
+                                 const LayerTensorSpec* spec, int64_t l) {
+    at::Tensor x = fetch(w, name, dtype, device);
+    if (spec) {
+      t.layers_[static_cast<size_t>(l)][spec->role] = x;
+    } else if (g->role == GlobalRole::kEmbed) {
+      t.embed_ = x;
+    } else if (g->role == GlobalRole::kFinalNorm) {
+      t.norm_ = x;
+    } else if (g->role == GlobalRole::kLmHead) {
+      t.lm_head_ = x;
+    }
+  });
+  if (c.tie_word_embeddings) t.lm_head_ = t.embed_;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) t.layer_map_.push_back({l});
   return t;
 }
 

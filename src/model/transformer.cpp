@@ -9,6 +9,7 @@
 #include <ATen/Parallel.h>
 #include <spdlog/spdlog.h>
 
+#include "laco/core/config.h"
 #include "laco/core/error.h"
 #include "laco/core/openblas_core.h"
 
@@ -46,15 +47,17 @@ at::Tensor rope_inv_freq(const ModelConfig& c) {
   return at::where(medium, smoothed, scaled);
 }
 
-int configure_threads(int threads, int ranks_on_node) {
+int configure_threads(int64_t threads, int ranks_on_node) {
+  LACO_INPUT_CHECK(threads >= 0 && threads <= kMaxThreads, "threads = {}: expected 0 (automatic) to {}", threads,
+                   kMaxThreads);
   if (threads <= 0) {
     const int cores = static_cast<int>(std::thread::hardware_concurrency());
     threads = std::max(1, cores / std::max(1, ranks_on_node));
   }
-  at::set_num_threads(threads);
-  set_openblas_threads(threads);  // its own pool, which LibTorch does not control
+  at::set_num_threads(static_cast<int>(threads));
+  set_openblas_threads(static_cast<int>(threads));  // its own pool, which LibTorch does not control
   spdlog::debug("OpenBLAS kernels: {}", openblas_core());
-  return threads;
+  return static_cast<int>(threads);
 }
 
 Transformer::Transformer(LayerTable table) : table_(std::move(table)) {

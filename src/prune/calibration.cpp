@@ -7,27 +7,48 @@
 #include <spdlog/spdlog.h>
 
 #include "laco/core/error.h"
+#include "laco/core/resources.h"
 #include "laco/core/strings.h"
+#include "laco/core/files.h"
+#include "laco/tokenizer/unicode.h"
 
 namespace laco::prune {
 namespace {
+
+constexpr size_t kMaxLineBytes = size_t{16} << 20;
 
 bool blank(const std::string& s) {
   return s.find_first_not_of(" \t\r\n\v\f") == std::string::npos;
 }
 
+// std::getline with a bound: a line longer than kMaxLineBytes (a file without newlines,
+// binary data) is an error naming the file and line, not unbounded growth.
+bool read_line(std::istream& in, std::string& line, const std::string& path, int64_t line_no) {
+  line.clear();
+  for (int c; (c = in.get()) != EOF;) {
+    if (c == '\n') return true;
+    line += static_cast<char>(c);
+    LACO_INPUT_CHECK(line.size() <= kMaxLineBytes,
+                     "calibration.file {}:{}: line longer than {} MiB (expected one sample per line)", path,
+                     line_no, kMaxLineBytes >> 20);
+  }
+  return !line.empty();
+}
+
 }  // namespace
 
 std::vector<std::string> read_calibration_texts(const std::string& path, int samples) {
+  require_regular_file(path, "calibration.file");
   std::ifstream f(path, std::ios::binary);
   LACO_INPUT_CHECK(f.good(), "calibration.file: cannot read '{}'", path);
   const bool jsonl = ends_with(path, ".jsonl");
   std::vector<std::string> texts;
   std::string line;
   int64_t line_no = 0;
-  while (static_cast<int>(texts.size()) < samples && std::getline(f, line)) {
+  while (static_cast<int>(texts.size()) < samples && read_line(f, line, path, line_no + 1)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    tokenizer::check_utf8(line, fmt::format("calibration.file {}:{}", path, line_no));
     if (!jsonl) {
       if (!blank(line)) texts.push_back(line);
       continue;
@@ -68,6 +89,29 @@ std::vector<std::vector<int64_t>> tokenize_calibration(const std::vector<std::st
   }
   LACO_INPUT_CHECK(!out.empty(), "calibration.file: no sample produced any token");
   return out;
+}
+
+}  // namespace laco::prune
+
+namespace laco::prune {
+
+void check_token_ids(const std::vector<std::vector<int64_t>>& samples, const model::ModelConfig& model,
+                     const std::string& file) {
+  for (size_t i = 0; i < samples.size(); ++i)
+    for (int64_t id : samples[i])
+      LACO_INPUT_CHECK(id >= 0 && id < model.vocab_size,
+                       "calibration.file {}: sample {} encodes to token id {}, outside the model's vocabulary "
+                       "[0, {}) ({} vocab_size): the tokenizer does not belong to this model", file, i, id,
+                       model.vocab_size, model.source);
+}
+
+std::string calibration_digest(const std::vector<std::vector<int64_t>>& samples) {
+  std::string bytes;
+  for (const auto& s : samples) {
+    bytes.append(reinterpret_cast<const char*>(s.data()), s.size() * sizeof(int64_t));
+    bytes += '\n';
+  }
+  return fnv1a_hex(bytes);
 }
 
 }  // namespace laco::prune

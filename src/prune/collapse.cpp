@@ -54,7 +54,7 @@ void run_collapse(const CollapseParams& p, Evaluator& ev, CollapseState& s,
         r.discarded = true;
       } else {
         r.step = s.steps++;
-        r.accepted = r.outcome.complete && r.outcome.similarity > p.threshold;
+        r.accepted = r.outcome.complete && r.outcome.finite && r.outcome.similarity > p.threshold;
         if (r.accepted) {
           ev.apply(c);
           s.accepted.push_back(c);

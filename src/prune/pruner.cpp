@@ -5,16 +5,19 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
 #include "laco/core/error.h"
 #include "laco/core/resources.h"
+#include "laco/dist/agree.h"
 #include "laco/dist/coordinator.h"
 #include "laco/eval/runner.h"
 #include "laco/io/checkpoint.h"
 #include "laco/io/output_dir.h"
+#include "laco/io/path_guard.h"
 #include "laco/io/profile_h5.h"
 #include "laco/prune/calibration.h"
 #include "laco/prune/report.h"
@@ -89,10 +92,24 @@ void print_dry_run(const RunConfig& cfg, const model::ModelConfig& mc, const Col
               weights / 1e6, cache / 1e6, scratch / 1e6);
 }
 
+// The original model must give finite hidden states on every real token, or no similarity
+// means anything (e.g. a bfloat16 overflow): an error naming the sample.
+void check_reference_finite(const std::vector<CalibrationBatch>& batches) {
+  for (const CalibrationBatch& b : batches) {
+    const at::Tensor bad = at::logical_and(b.mask.to(at::kBool), at::isfinite(b.reference).all(-1).logical_not());
+    if (!bad.any().item<bool>()) continue;
+    const int64_t row = bad.any(-1).nonzero().view(-1)[0].item<int64_t>();
+    throw InputError(fmt::format("the original model's hidden states are not finite (NaN or Inf) on calibration "
+                                 "sample {}: check the weights and config.json, or compute in float32 "
+                                 "(model.dtype)", b.first_sample + row));
+  }
+}
+
 void print_candidate(const CandidateRecord& r, const CollapseParams& p, int64_t layers_left, double elapsed) {
   const auto& o = r.outcome;
-  const std::string sim = o.complete ? fmt::format("sim {:.4f} {} T={:.4f}", o.similarity, o.similarity > p.threshold ? ">" : "<=", p.threshold)
-                                     : fmt::format("bound {:.4f} < T={:.4f} after {} samples", o.similarity, p.threshold, o.samples_evaluated);
+  const std::string sim = !o.finite ? fmt::format("non-finite hidden states (NaN/Inf) after {} samples", o.samples_evaluated)
+                         : o.complete ? fmt::format("sim {:.4f} {} T={:.4f}", o.similarity, o.similarity > p.threshold ? ">" : "<=", p.threshold)
+                         : fmt::format("bound {:.4f} < T={:.4f} after {} samples", o.similarity, p.threshold, o.samples_evaluated);
   spdlog::info("step {:3d}  l={:<3d} layers {:>3d}-{:<3d} {}  {:6s}  layers {:3d}  {:.1f}s", r.step,
                r.candidate.base, r.original_layers.front(), r.original_layers.back(), sim,
                r.accepted ? "ACCEPT" : "reject", layers_left, elapsed);
@@ -146,41 +163,28 @@ void print_summary(const model::ModelConfig& mc, const CollapseState& s, int64_t
 class PruneRun {
  public:
   PruneRun(const RunConfig& cfg, const PruneOptions& opt, dist::Communicator& world)
-      : cfg_(cfg), opt_(opt), world_(world), rank_(world.rank()), t_start_(wall_seconds()), phases_(rank_, t_start_),
-        mc_(model::load_model_config(cfg.model.path)) {
-    // Every check that can fail on bad input happens here, identically on every rank.
-    validate_against_model(cfg, static_cast<int>(mc_.num_hidden_layers));
-    spec_ = make_merge_spec(cfg.laco.rule, cfg.laco.scale, cfg.laco.scope, cfg.laco.norms);
-    rep_ = parse_representation(cfg.calibration.representation);
-    dtype_ = model::parse_compute_dtype(cfg.model.dtype, "model.dtype");
-    device_ = model::parse_device(cfg.model.device, "model.device");
-    plan_ = dist::make_plan(world.size(), cfg.parallel.candidate_width);
-    params_ = collapse_params(cfg, mc_.num_hidden_layers);
-    out_dir_ = io::prepare_output_dir(cfg.output.dir, cfg.model.path, cfg.output.overwrite || opt.resume,
-                                      "output.dir", /*create=*/false);
-    LACO_INPUT_CHECK(!opt.resume || fs::exists(out_dir_ + "/laco_state.json"),
-                     "--resume: {} holds no laco_state.json to resume from", out_dir_);
-    const double t0 = wall_seconds();
-    tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(cfg.model.path);
-    samples_ = tokenize_calibration(read_calibration_texts(cfg.calibration.file, cfg.calibration.samples), tok,
-                                    cfg.calibration);
-    phases_.add("tokenize", t0, wall_seconds());
-  }
+      : cfg_(cfg), opt_(opt), world_(world), rank_(world.rank()), t_start_(wall_seconds()), phases_(rank_, t_start_) {}
 
   int run() {
+    // Every check that can fail on bad input, on every rank, before anything is created,
+    // removed or loaded; then the ranks agree on the outcome and on what they read.
+    dist::agree(world_, [&] { validate(); });
+    dist::require_same(world_, {{"configuration (config hash)", config_hash(cfg_)},
+                                {"model (config.json and weight file sizes)", fingerprint_.dump()},
+                                {"calibration token ids", calibration_digest(samples_)}});
     if (opt_.dry_run) {
       if (rank_ == 0) print_dry_run(cfg_, mc_, params_, plan_, samples_, dtype_);
       return kExitOk;
     }
+    dist::agree(world_, [&] { claim_output_dir(); });
     const int threads = model::configure_threads(cfg_.model.threads, ranks_on_node(world_.size()));
     spdlog::info("{} ranks (W={} x S={}), {} threads per rank, {} samples", plan_.world_size,
                  plan_.candidate_width, plan_.data_shards, threads, samples_.size());
-    fingerprint_ = model_fingerprint(cfg_.model.path);
-    open_run_files();
+    open_profile();
     dist::ReplicaEvaluator& evaluator = load_replica();
     CollapseState state = initial_state(params_);
-    if (opt_.resume) {
-      state = load_state(out_dir_, cfg_, fingerprint_);
+    if (resumed_) {
+      state = std::move(*resumed_);
       for (const auto& c : state.accepted) evaluator.apply(c);
       spdlog::info("resuming at l={} after {} rounds, {} merges replayed", state.cursor, state.rounds,
                    state.accepted.size());
@@ -195,15 +199,94 @@ class PruneRun {
   }
 
  private:
-  // Rank 0 creates output.dir (after every rank validated it) and opens the profile.
-  void open_run_files() {
+  // Read-only: the model, the paths, the output directory, a resumed state, the
+  // calibration set and the checkpoint's headers.
+  void validate() {
+    mc_ = model::load_model_config(cfg_.model.path);
+    validate_against_model(cfg_, static_cast<int>(mc_.num_hidden_layers));
+    spec_ = make_merge_spec(cfg_.laco.rule, cfg_.laco.scale, cfg_.laco.scope, cfg_.laco.norms);
+    rep_ = parse_representation(cfg_.calibration.representation);
+    dtype_ = model::parse_compute_dtype(cfg_.model.dtype, "model.dtype");
+    device_ = model::parse_device(cfg_.model.device, "model.device");
+    plan_ = dist::make_plan(world_.size(), cfg_.parallel.candidate_width);
+    params_ = collapse_params(cfg_, mc_.num_hidden_layers);
+    check_paths();
+    fingerprint_ = model_fingerprint(cfg_.model.path);
+    decide_output_dir();
+    const double t0 = wall_seconds();
+    tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(cfg_.model.path);
+    samples_ = tokenize_calibration(read_calibration_texts(cfg_.calibration.file, cfg_.calibration.samples), tok,
+                                    cfg_.calibration);
+    check_token_ids(samples_, mc_, cfg_.calibration.file);
+    phases_.add("tokenize", t0, wall_seconds());
+    weights_ = io::WeightSource::open_dir(cfg_.model.path);
+    model::check_weights(mc_, weights_);
+  }
+
+  // No output may be an input (io/path_guard.h).
+  void check_paths() {
+    io::PathGuard guard;
+    guard.add_input_dir(cfg_.model.path, "model.path", /*no_outputs_inside=*/true);
+    guard.add_input_file(cfg_.calibration.file, "calibration.file");
+    if (!cfg_.source.empty()) guard.add_input_file(cfg_.source, "the config file");
+    if (cfg_.eval.present) {
+      const std::string out = io::resolved_path(cfg_.output.dir, "output.dir");
+      for (const std::string& m : cfg_.eval.models)
+        if (io::resolved_path(m, "eval.models") != out) guard.add_input_dir(m, "eval.models", false);
+      guard.add_input_file(cfg_.eval.perplexity_file, "eval.perplexity_file");
+      guard.add_input_dir(cfg_.eval.data_dir, "eval.data_dir", /*no_outputs_inside=*/true);
+    }
+    guard.check_output_dir(cfg_.output.dir, "output.dir");
+    out_dir_ = io::resolved_path(cfg_.output.dir, "output.dir");
+    profile_path_ = io::resolved_path(cfg_.profile.file, "profile.file");
+    guard.check_output_file(profile_path_, "profile.file",
+                            /*parent_created=*/fs::path(profile_path_).parent_path() == fs::path(out_dir_));
+  }
+
+  // What output.dir holds decides between a fresh run, a resume and a refusal. A
+  // directory with only the run files of a run that never completed a round counts as
+  // empty (a rerun or a requeue after a failure at load). A refused --resume leaves it untouched.
+  void decide_output_dir() {
+    if (auto holder = io::lock_holder(out_dir_))
+      throw InputError(fmt::format("output.dir: the directory '{}' is in use by another run ({}); wait for it "
+                                   "to end or choose another directory", out_dir_, *holder));
+    std::string foreign;
+    const io::DirContents contents = io::inspect_dir(out_dir_, &foreign);
+    const bool reusable = contents == io::DirContents::kAbsent || contents == io::DirContents::kEmpty ||
+                          contents == io::DirContents::kUnfinished;
+    if (opt_.resume && contents == io::DirContents::kRunState) {
+      CollapseState s = load_state(out_dir_, cfg_, fingerprint_);
+      validate_state(s, params_, out_dir_ + "/laco_state.json");
+      resumed_ = std::move(s);
+    } else if (opt_.resume) {
+      LACO_INPUT_CHECK(reusable, "--resume: '{}' holds no laco_state.json to resume from (it holds '{}'); "
+                       "start without --resume and with overwrite = true, or choose another output.dir",
+                       out_dir_, foreign);
+      spdlog::info("--resume: '{}' holds no completed round; starting from the beginning", out_dir_);
+    } else if (!cfg_.output.overwrite) {
+      LACO_INPUT_CHECK(contents != io::DirContents::kRunState,
+                       "output.dir: '{}' holds the state of an earlier run (laco_state.json); use --resume to "
+                       "continue it or overwrite = true to start over", out_dir_);
+      LACO_INPUT_CHECK(reusable, "output.dir: output directory '{}' exists and is not empty (it holds '{}'); use "
+                       "overwrite = true, --resume to continue a run, or another directory", out_dir_, foreign);
+    }
+  }
+
+  // Rank 0 takes the directory's lock (the one thing created before the work starts),
+  // then removes an earlier run's files unless this run resumes.
+  void claim_output_dir() {
+    if (rank_ != 0) return;
+    lock_ = io::DirLock(out_dir_, "output.dir");
+    if (!resumed_)
+      for (const std::string& f : {out_dir_ + "/laco_state.json", out_dir_ + "/laco_report.json", profile_path_})
+        fs::remove(f);
+  }
+
+  // Rank 0 opens the profile with every rank's host name.
+  void open_profile() {
     const std::string host = host_name() + "\n";
     const std::vector<char> hosts = world_.gatherv(std::vector<char>(host.begin(), host.end()), 0);
     if (rank_ != 0) return;
-    io::prepare_output_dir(cfg_.output.dir, cfg_.model.path, true, "output.dir", true);
-    const std::string path = cfg_.profile.file.empty() ? out_dir_ + "/profile.h5" : cfg_.profile.file;
-    if (!opt_.resume)
-      for (const std::string& f : {out_dir_ + "/laco_state.json", out_dir_ + "/laco_report.json", path}) fs::remove(f);
     io::RootAttributes root{LACO_VERSION, to_toml(cfg_), cfg_.model.path, world_.size(), plan_.candidate_width,
                             {}, iso_time_now()};
     std::string name;
@@ -211,13 +294,12 @@ class PruneRun {
       if (c != '\n') name += c;
       else root.hostnames.push_back(std::exchange(name, {}));
     }
-    profile_ = std::make_unique<io::ProfileWriter>(io::ProfileWriter::open_or_create(path, root));
+    profile_ = std::make_unique<io::ProfileWriter>(io::ProfileWriter::open_or_create(profile_path_, root));
   }
 
   // The replica, the reference pass over this rank's micro-batches, and the evaluator.
   dist::ReplicaEvaluator& load_replica() {
     double t0 = wall_seconds();
-    weights_ = io::WeightSource::open_dir(cfg_.model.path);
     model_ = std::make_unique<model::Transformer>(model::LayerTable::load(mc_, weights_, dtype_, device_));
     phases_.add("load", t0, wall_seconds(), static_cast<int64_t>(model_->table().bytes()));
     t0 = wall_seconds();
@@ -234,6 +316,7 @@ class PruneRun {
                                cache_last, peers.get());
     phases_.add(cfg_.laco.activation_cache ? "cache" : "reference", t0, wall_seconds(),
                 static_cast<int64_t>(cache_bytes(own)));
+    dist::agree(world_, [&] { check_reference_finite(own); });
     sample_device_memory();
     dist::EvaluatorOptions eopt{spec_, rep_, cfg_.laco.activation_cache, cfg_.laco.early_reject, cfg_.laco.threshold};
     evaluator_ = std::make_unique<dist::ReplicaEvaluator>(*model_, world_, plan_, std::move(own),
@@ -316,7 +399,9 @@ class PruneRun {
   int64_t peak_device_ = 0;
   dist::Plan plan_;
   CollapseParams params_;
-  std::string out_dir_;
+  std::string out_dir_, profile_path_;
+  std::optional<CollapseState> resumed_;
+  io::DirLock lock_;
   std::vector<std::vector<int64_t>> samples_;
   nlohmann::json fingerprint_;
   std::unique_ptr<io::ProfileWriter> profile_;

@@ -19,7 +19,11 @@ json record_to_json(const CandidateRecord& r) {
   json j = {{"step", r.step}, {"base_layer", r.candidate.base}, {"followers", r.candidate.followers},
             {"original_layers", r.original_layers}, {"accepted", r.accepted},
             {"seconds", o.t_merge + o.t_forward + o.t_reduce}};
-  if (o.complete) {
+  if (!o.finite) {  // rejected: the merged model's hidden states hold NaN/Inf
+    j["similarity"] = nullptr;
+    j["rejected_reason"] = "non-finite hidden states (NaN or Inf)";
+    j["samples_evaluated"] = o.samples_evaluated;
+  } else if (o.complete) {
     j["similarity"] = o.similarity;
   } else {  // early-rejected: an upper bound from the samples evaluated
     j["similarity"] = nullptr;
@@ -46,8 +50,11 @@ CandidateRecord record_from_json(const json& j) {
   r.candidate = {j.at("base_layer"), j.at("followers")};
   r.original_layers = j.at("original_layers").get<std::vector<int64_t>>();
   r.accepted = j.at("accepted");
+  r.outcome.finite = !j.contains("rejected_reason");
   r.outcome.complete = !j.value("early_rejected", false);
-  r.outcome.similarity = r.outcome.complete ? j.at("similarity").get<double>() : j.at("bound").get<double>();
+  r.outcome.similarity = !r.outcome.finite     ? 0.0
+                         : r.outcome.complete ? j.at("similarity").get<double>()
+                                              : j.at("bound").get<double>();
   r.outcome.samples_evaluated = j.at("_samples_evaluated");
   r.outcome.layer_forwards = j.at("_layer_forwards");
   const auto t = j.at("_timing").get<std::vector<double>>();
@@ -98,27 +105,54 @@ CollapseState load_state(const std::string& dir, const RunConfig& cfg, const jso
   const std::string path = dir + "/laco_state.json";
   LACO_INPUT_CHECK(fs::exists(path), "--resume: no {} to resume from (start without --resume)", path);
   json j = io::read_json_file(path);
-  if (j.at("config_hash") != config_hash(cfg)) {
-    RunConfig old = parse_run_config(j.at("config_toml").get<std::string>(), path);
-    auto keys = changed_keys(old, cfg, /*hashed_only=*/true);
-    throw InputError(fmt::format("--resume: the configuration changed since {} was written: {}", path,
-                                 keys.empty() ? std::string("(unknown)") : fmt::format("{}", fmt::join(keys, ", "))));
+  try {
+    LACO_INPUT_CHECK(j.is_object(), "--resume: {} holds {}, expected the JSON object laco writes", path, j.type_name());
+    if (j.at("config_hash") != config_hash(cfg)) {
+      RunConfig old = parse_run_config(j.at("config_toml").get<std::string>(), path);
+      auto keys = changed_keys(old, cfg, /*hashed_only=*/true);
+      throw InputError(fmt::format("--resume: the configuration changed since {} was written: {}", path,
+                                   keys.empty() ? std::string("(unknown)") : fmt::format("{}", fmt::join(keys, ", "))));
+    }
+    const json& m = j.at("model");
+    LACO_INPUT_CHECK(m.at("config_json") == fingerprint.at("config_json"),
+                     "--resume: {}/config.json changed since {} was written", cfg.model.path, path);
+    LACO_INPUT_CHECK(m.at("shards") == fingerprint.at("shards"),
+                     "--resume: the weight files of {} changed since {} was written (was {}, now {})",
+                     cfg.model.path, path, m.at("shards").dump(), fingerprint.at("shards").dump());
+    CollapseState s;
+    s.cursor = j.at("cursor");
+    s.rounds = j.at("rounds");
+    s.removed = j.at("removed");
+    s.steps = j.at("steps");
+    s.finished = j.at("finished");
+    for (const auto& c : j.at("accepted")) s.accepted.push_back({c.at(0), c.at(1)});
+    for (const auto& r : j.at("records")) s.records.push_back(record_from_json(r));
+    return s;
+  } catch (const json::exception& e) {
+    throw InputError(fmt::format("--resume: {} is not a state laco wrote ({}); remove it, or start over with "
+                                 "overwrite = true", path, e.what()));
   }
-  const json& m = j.at("model");
-  LACO_INPUT_CHECK(m.at("config_json") == fingerprint.at("config_json"),
-                   "--resume: {}/config.json changed since {} was written", cfg.model.path, path);
-  LACO_INPUT_CHECK(m.at("shards") == fingerprint.at("shards"),
-                   "--resume: the weight files of {} changed since {} was written (was {}, now {})",
-                   cfg.model.path, path, m.at("shards").dump(), fingerprint.at("shards").dump());
-  CollapseState s;
-  s.cursor = j.at("cursor");
-  s.rounds = j.at("rounds");
-  s.removed = j.at("removed");
-  s.steps = j.at("steps");
-  s.finished = j.at("finished");
-  for (const auto& c : j.at("accepted")) s.accepted.push_back({c.at(0), c.at(1)});
-  for (const auto& r : j.at("records")) s.records.push_back(record_from_json(r));
-  return s;
+}
+
+void validate_state(const CollapseState& s, const CollapseParams& p, const std::string& path) {
+  auto bad = [&](const std::string& what) {
+    return InputError(fmt::format("--resume: {} is inconsistent ({}); remove it, or start over with overwrite = true",
+                                  path, what));
+  };
+  if (s.rounds < 0 || s.steps < 0 || s.steps > static_cast<int64_t>(s.records.size()))
+    throw bad(fmt::format("rounds {}, steps {}, {} records", s.rounds, s.steps, s.records.size()));
+  int64_t removed = 0, steps = 0;
+  for (const Candidate& c : s.accepted) {
+    if (c.base < p.lowest || c.base >= p.highest || c.followers < 1 || c.followers > p.merge_layers - 1)
+      throw bad(fmt::format("accepted merge at layer {} with {} followers, outside [{}, {}) with 1..{} followers",
+                            c.base, c.followers, p.lowest, p.highest, p.merge_layers - 1));
+    removed += c.followers;
+  }
+  for (const CandidateRecord& r : s.records) steps += r.discarded ? 0 : 1;
+  if (removed != s.removed || steps != s.steps)
+    throw bad(fmt::format("removed {} but the merges remove {}; steps {} but {} records", s.removed, removed, s.steps, steps));
+  if (s.cursor > p.highest - p.merge_layers || s.cursor < p.lowest - p.interval)
+    throw bad(fmt::format("cursor {} outside [{}, {}]", s.cursor, p.lowest - p.interval, p.highest - p.merge_layers));
 }
 
 }  // namespace laco::prune

@@ -198,16 +198,16 @@ std::unique_ptr<Decoder> make_metaspace_decoder(const nlohmann::json& j, const s
   return std::make_unique<MetaspaceDecoder>(get_string(j, "replacement", where), strip_first);
 }
 
-}  // namespace
-
-std::unique_ptr<Decoder> make_decoder(const nlohmann::json& j, const std::string& where) {
+std::unique_ptr<Decoder> make_decoder_at(const nlohmann::json& j, const std::string& where,
+                                         int depth) {
+  json_fields::check_depth(depth, where);
   if (j.is_null()) return nullptr;
   const std::string type = json_fields::type_of(j, where);
   if (type == "Sequence") {
     const auto& list = json_fields::get_array(j, "decoders", where);
     std::vector<std::unique_ptr<Decoder>> parts;
     for (size_t i = 0; i < list.size(); ++i) {
-      auto d = make_decoder(list[i], fmt::format("{}.decoders[{}]", where, i));
+      auto d = make_decoder_at(list[i], fmt::format("{}.decoders[{}]", where, i), depth + 1);
       if (d) parts.push_back(std::move(d));
     }
     return std::make_unique<SequenceDecoder>(std::move(parts));
@@ -236,6 +236,12 @@ std::unique_ptr<Decoder> make_decoder(const nlohmann::json& j, const std::string
   }
   json_fields::unsupported("decoder", type, where,
                            "Sequence, ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip");
+}
+
+}  // namespace
+
+std::unique_ptr<Decoder> make_decoder(const nlohmann::json& j, const std::string& where) {
+  return make_decoder_at(j, where, 0);
 }
 
 }  // namespace laco::tokenizer

@@ -92,16 +92,16 @@ class LowercaseNormalizer : public Normalizer {
   void normalize(std::string& text) const override { text = lowercase_unicode(text); }
 };
 
-}  // namespace
-
-std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& j, const std::string& where) {
+std::unique_ptr<Normalizer> make_normalizer_at(const nlohmann::json& j, const std::string& where,
+                                               int depth) {
+  json_fields::check_depth(depth, where);
   if (j.is_null()) return nullptr;
   const std::string type = json_fields::type_of(j, where);
   if (type == "Sequence") {
     const auto& list = json_fields::get_array(j, "normalizers", where);
     std::vector<std::unique_ptr<Normalizer>> parts;
     for (size_t i = 0; i < list.size(); ++i) {
-      auto p = make_normalizer(list[i], fmt::format("{}.normalizers[{}]", where, i));
+      auto p = make_normalizer_at(list[i], fmt::format("{}.normalizers[{}]", where, i), depth + 1);
       if (p) parts.push_back(std::move(p));
     }
     return std::make_unique<SequenceNormalizer>(std::move(parts));
@@ -127,6 +127,12 @@ std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& j, const std::
   json_fields::unsupported(
       "normalizer", type, where,
       "Sequence, Prepend, Append, Replace, NFC, NFD, NFKC, NFKD, Strip, Lowercase");
+}
+
+}  // namespace
+
+std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& j, const std::string& where) {
+  return make_normalizer_at(j, where, 0);
 }
 
 }  // namespace laco::tokenizer

@@ -95,9 +95,8 @@ int32_t pair_id(const nlohmann::json& j, const char* key, const std::string& whe
   return static_cast<int32_t>(j[key][1].get<int64_t>());
 }
 
-}  // namespace
-
-SpecialFrame make_post_processor(const nlohmann::json& j, const std::string& where) {
+SpecialFrame make_post_processor_at(const nlohmann::json& j, const std::string& where, int depth) {
+  json_fields::check_depth(depth, where);
   if (j.is_null()) return {};
   const std::string type = json_fields::type_of(j, where);
   if (type == "TemplateProcessing") return template_frame(j, where);
@@ -109,7 +108,8 @@ SpecialFrame make_post_processor(const nlohmann::json& j, const std::string& whe
     const auto& list = json_fields::get_array(j, "processors", where);
     SpecialFrame frame;
     for (size_t i = 0; i < list.size(); ++i) {
-      SpecialFrame inner = make_post_processor(list[i], fmt::format("{}.processors[{}]", where, i));
+      SpecialFrame inner =
+          make_post_processor_at(list[i], fmt::format("{}.processors[{}]", where, i), depth + 1);
       // A later processor wraps the output of the earlier ones.
       frame.prefix.insert(frame.prefix.begin(), inner.prefix.begin(), inner.prefix.end());
       frame.suffix.insert(frame.suffix.end(), inner.suffix.begin(), inner.suffix.end());
@@ -119,6 +119,12 @@ SpecialFrame make_post_processor(const nlohmann::json& j, const std::string& whe
   json_fields::unsupported(
       "post_processor", type, where,
       "TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence");
+}
+
+}  // namespace
+
+SpecialFrame make_post_processor(const nlohmann::json& j, const std::string& where) {
+  return make_post_processor_at(j, where, 0);
 }
 
 }  // namespace laco::tokenizer

@@ -196,17 +196,17 @@ std::unique_ptr<PreTokenizer> make_metaspace(const nlohmann::json& j, const std:
                                                  get_bool(j, "split", true, where));
 }
 
-}  // namespace
-
-std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j,
-                                                 const std::string& where) {
+std::unique_ptr<PreTokenizer> make_pre_tokenizer_at(const nlohmann::json& j,
+                                                    const std::string& where, int depth) {
+  json_fields::check_depth(depth, where);
   if (j.is_null()) return nullptr;
   const std::string type = json_fields::type_of(j, where);
   if (type == "Sequence") {
     const auto& list = json_fields::get_array(j, "pretokenizers", where);
     std::vector<std::unique_ptr<PreTokenizer>> parts;
     for (size_t i = 0; i < list.size(); ++i) {
-      auto p = make_pre_tokenizer(list[i], fmt::format("{}.pretokenizers[{}]", where, i));
+      auto p =
+          make_pre_tokenizer_at(list[i], fmt::format("{}.pretokenizers[{}]", where, i), depth + 1);
       if (p) parts.push_back(std::move(p));
     }
     return std::make_unique<SequencePreTokenizer>(std::move(parts));
@@ -247,6 +247,13 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j,
   json_fields::unsupported(
       "pre_tokenizer", type, where,
       "Sequence, ByteLevel, Split, Metaspace, Digits, Whitespace, WhitespaceSplit, Punctuation");
+}
+
+}  // namespace
+
+std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j,
+                                                 const std::string& where) {
+  return make_pre_tokenizer_at(j, where, 0);
 }
 
 }  // namespace laco::tokenizer

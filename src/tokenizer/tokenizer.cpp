@@ -54,8 +54,41 @@ std::string read_text_file(const std::string& path) {
   return *text;
 }
 
+// Bounds on what a tokenizer file may make us read. Real files are far below both (Llama 3's
+// tokenizer.json: 9 MB, 6 levels deep); nlohmann's dump() and comparisons recurse once per
+// level, so an unbounded depth would be a stack overflow in an error message.
+constexpr uintmax_t kMaxJsonBytes = uintmax_t{1} << 30;
+constexpr int kMaxJsonDepth = 256;
+
+// InputError naming `path` and the byte offset where arrays/objects nest too deeply.
+void check_json_depth(const std::string& text, const std::string& path) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;  // skip the escaped character
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      LACO_INPUT_CHECK(++depth <= kMaxJsonDepth,
+                       "{}: JSON nested more than {} levels deep at byte {} (not a tokenizer file)",
+                       path, kMaxJsonDepth, i);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
+
 nlohmann::json parse_json_file(const std::string& path) {
+  std::error_code ec;
+  const uintmax_t bytes = fs::file_size(path, ec);
+  LACO_INPUT_CHECK(ec || bytes <= kMaxJsonBytes,
+                   "{}: {} bytes, more than the {} MiB limit for a tokenizer file", path, bytes,
+                   kMaxJsonBytes >> 20);
   const std::string text = read_text_file(path);
+  check_json_depth(text, path);
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {

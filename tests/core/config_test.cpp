@@ -286,7 +286,16 @@ TEST_F(ConfigTest, ValidateAgainstModel) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("laco.lowest_layer = 16"), std::string::npos) << e.what();
   }
-  EXPECT_NO_THROW(validate_against_model(c, 17));
+  // L < H but fewer than C = 4 layers in [L, H): the first candidate l = H - C lies below L.
+  try {
+    validate_against_model(c, 19);
+    ADD_FAILURE() << "C > H - L accepted (zero candidates)";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("laco.merge_layers = 4 needs at least 4 layers"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("[16, 19), which has 3"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(validate_against_model(c, 20));  // l = 16 is the one candidate
 }
 
 TEST_F(ConfigTest, EnvironmentExpansion) {

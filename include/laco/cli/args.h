@@ -1,22 +1,41 @@
-// Minimal command-line parsing for laco_dist subcommands: positionals, `--key value`,
-// `--key=value` and boolean `--flag`s. Unknown options are InputErrors naming the option.
+// Command-line parsing for laco_dist subcommands, on CLI11: each subcommand declares its
+// options with a help line, a synopsis and an example; `--help` / `-h` prints them (exit 0);
+// an unknown option, a missing value or a stray argument is one InputError naming the
+// command and the option (with a "did you mean" hint for a near miss).
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace laco::cli {
 
+struct OptionSpec {
+  std::string name;   // without the dashes: "max-new-tokens"
+  std::string help;   // one line; a value's form in it, e.g. "N tokens to generate (default 256)"
+  bool flag = false;  // takes no value
+};
+
+struct Usage {
+  std::string command;     // "prune"
+  std::string positional;  // "CONFIG.toml" (what the positional arguments are), "" = none allowed
+  std::string summary;     // one line
+  std::vector<OptionSpec> options;
+  std::string example;     // one or more example command lines
+};
+
+// Thrown by Args for --help / -h: main() prints `text` (rank 0) and exits 0.
+class HelpRequested : public std::runtime_error {
+ public:
+  explicit HelpRequested(const std::string& text) : std::runtime_error(text) {}
+};
+
 class Args {
  public:
-  // `flags` are options without a value; `options` take one value (repeatable options
-  // keep every value in order). Anything else starting with "--" is an error.
-  Args(const std::vector<std::string>& argv, const std::set<std::string>& flags,
-       const std::set<std::string>& options, const std::string& command);
+  Args(const std::vector<std::string>& argv, const Usage& usage);
 
   bool flag(const std::string& name) const { return flags_.count(name) > 0; }
   bool has(const std::string& name) const { return values_.count(name) > 0; }
@@ -24,7 +43,7 @@ class Args {
   std::string get(const std::string& name, const std::string& fallback = "") const;
   // Value that must be present; error names the option and the command.
   std::string require(const std::string& name) const;
-  std::vector<std::string> all(const std::string& name) const;
+  std::vector<std::string> all(const std::string& name) const;  // every value, in order
   int64_t get_int(const std::string& name, int64_t fallback) const;
   const std::vector<std::string>& positional() const { return positional_; }
 

@@ -14,6 +14,10 @@
 
 namespace laco {
 
+// The most compute threads a rank may ask for (model.threads, --threads): a constant, not
+// the core count, so a config for a big node still validates on a small one.
+inline constexpr int kMaxThreads = 1024;
+
 struct ModelSection {
   std::string path;                 // required; absolute, normalized
   std::string dtype = "float32";    // float32 | bfloat16 | float16 (float16 only with cuda)

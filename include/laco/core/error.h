@@ -29,6 +29,19 @@ class InternalError : public Error {
   explicit InternalError(const std::string& what) : Error(what) {}
 };
 
+// An error every rank of the job already knows about (dist::agree exchanged it): main()
+// lets rank 0 print it and every rank exit through MPI_Finalize. An InputError that was not
+// agreed, in a world of more than one rank, aborts the job instead, so no rank waits for
+// the failed one. `input()` says whether it is bad input (exit 2) or an internal failure.
+class AgreedError : public Error {
+ public:
+  AgreedError(const std::string& what, bool input) : Error(what), input_(input) {}
+  bool input() const { return input_; }
+
+ private:
+  bool input_;
+};
+
 // Exit codes of the CLI (documented in the README).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitInternal = 1;

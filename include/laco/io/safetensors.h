@@ -13,6 +13,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "laco/core/strings.h"
+
 namespace laco::io {
 
 enum class DType { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU8, kBool };
@@ -80,9 +82,7 @@ class WeightSource {
 
 using NamedTensor = std::pair<std::string, at::Tensor>;
 
-// "5GB" = 5e9, "5GiB" = 5*2^30, "123" bytes; also KB/MB/KiB/MiB/TB/TiB.
-// InputError naming `what` on anything else or zero.
-uint64_t parse_size(const std::string& text, const std::string& what);
+using laco::parse_size;  // core/strings.h: the one size syntax
 
 // Writes one safetensors file atomically (temp name in the same dir, fsync, rename).
 // Tensors are written contiguously in the given order; metadata gets "format": "pt".

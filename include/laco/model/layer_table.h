@@ -78,6 +78,10 @@ c10::Device parse_device(const std::string& name, const std::string& what);
 int64_t device_bytes_in_use(const c10::Device& device);
 // The dtype the checkpoint stores its weights in (that of the embedding); InputError when
 // the embedding is missing.
+// Every tensor the model needs is present with its shape and a floating dtype, and none
+// is left over: checked from the safetensors headers alone (no weight is read), so
+// --dry-run and every rank's validation see a bad checkpoint before anything is loaded.
+void check_weights(const ModelConfig& config, const io::WeightSource& weights);
 c10::ScalarType checkpoint_dtype(const ModelConfig& config, const io::WeightSource& weights);
 // config.json + weights of a HuggingFace directory, checked and loaded as a LayerTable.
 LayerTable load_layer_table(const std::string& dir, c10::ScalarType dtype, c10::Device device);

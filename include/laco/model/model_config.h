@@ -1,6 +1,7 @@
 // HuggingFace config.json for the Llama family (llama, mistral, qwen2): parsed into a
 // typed ModelConfig with transformers' defaults, and written back keeping every key it
-// did not change (the raw JSON is carried along).
+// did not change (the raw JSON is carried along). A key that would change the math but
+// is not implemented is refused, never ignored: the list is in docs/io.md, "config.json keys".
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,12 @@ struct ModelConfig {
   bool mlp_bias = false;
   std::string torch_dtype;  // as written, may be empty
   std::vector<int64_t> bos_token_ids, eos_token_ids;
+  // Attention window, in tokens, of the layers that use one (mistral: `sliding_window`;
+  // qwen2: `sliding_window` when `use_sliding_window` and some layer is at or above
+  // `max_window_layers`, or listed "sliding_attention" in `layer_types`); 0 = none. The
+  // forward attends to every earlier token, so a window only matters where a sequence is
+  // longer than it: see check_sequence_length.
+  int64_t sliding_window = 0;
 
   nlohmann::json raw;  // the file as read; unknown keys survive a round trip
   std::string source;  // path it came from, for error messages
@@ -48,8 +55,25 @@ std::vector<std::string> supported_model_types();
 
 // Parses and validates; InputError naming `source` and the key on any defect.
 ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source);
-// Reads DIR/config.json.
+// Reads DIR/config.json (strictly: duplicate keys and syntax errors are InputErrors
+// naming the file, the latter with line and column).
 ModelConfig load_model_config(const std::string& dir);
+
+// Bounds parse_model_config enforces, so that no product of dimensions overflows int64
+// (parameter_count, tensor sizes) and absurd files are refused up front.
+inline constexpr int64_t kMaxLayers = 100000;
+inline constexpr int64_t kMaxHiddenSize = int64_t{1} << 20;        // also heads * head_dim
+inline constexpr int64_t kMaxIntermediateSize = int64_t{1} << 22;
+inline constexpr int64_t kMaxHeads = int64_t{1} << 16;             // also head_dim
+inline constexpr int64_t kMaxVocabSize = int64_t{1} << 26;
+inline constexpr int64_t kMaxPositions = int64_t{1} << 32;         // positions, windows
+
+// Refuses (InputError) a run whose longest sequence, `longest_tokens` tokens, is longer
+// than the model's sliding window (which the forward does not implement) or than its
+// max_position_embeddings. `what` names the setting that allows that length, e.g.
+// "calibration.max_tokens = 8192 (run.toml line 7)"; the message names it, the
+// config.json key and its value. A window at least as long as every sequence is exact.
+void check_sequence_length(const ModelConfig& config, int64_t longest_tokens, const std::string& what);
 
 // config.json for a model whose layers were collapsed: num_hidden_layers becomes
 // layer_map.size() and per-layer lists (e.g. layer_types) keep each new layer's first

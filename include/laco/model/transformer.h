@@ -75,6 +75,6 @@ at::Tensor rope_inv_freq(const ModelConfig& config);
 
 // Sets LibTorch's and OpenBLAS's thread counts. `threads` = 0 means cores / ranks on
 // this node. Returns the count used.
-int configure_threads(int threads, int ranks_on_node);
+int configure_threads(int64_t threads, int ranks_on_node);
 
 }  // namespace laco::model

@@ -22,6 +22,7 @@ struct CandidateOutcome {
   int64_t samples_evaluated = 0;
   double t_merge = 0, t_forward = 0, t_reduce = 0;  // seconds, slowest rank
   int64_t layer_forwards = 0;     // layer x micro-batch forwards, all ranks
+  bool finite = true;             // false: the merged model produced NaN/Inf (rejected; similarity unset)
 };
 
 class Evaluator {

@@ -29,5 +29,9 @@ void save_state(const std::string& dir, const RunConfig& cfg, const nlohmann::js
 // Loads and checks the state for --resume: InputError naming what changed (config keys,
 // model files) or that there is no state to resume.
 CollapseState load_state(const std::string& dir, const RunConfig& cfg, const nlohmann::json& fingerprint);
+// InputError naming `path` when a loaded state cannot come from a run with `params` (a
+// tampered or foreign file): merges outside [L, H), counts that do not add up, a cursor
+// outside the loop's range.
+void validate_state(const CollapseState& state, const CollapseParams& params, const std::string& path);
 
 }  // namespace laco::prune

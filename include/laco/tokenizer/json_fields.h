@@ -48,6 +48,16 @@ inline int64_t get_int(const nlohmann::json& j, const char* key, int64_t fallbac
   return j[key].get<int64_t>();
 }
 
+// Sequence components may nest, but real files nest a level or two; a bound keeps a
+// crafted file from recursing the loaders off the stack. `depth` 0 is the top component.
+inline constexpr int kMaxComponentDepth = 64;
+inline void check_depth(int depth, const std::string& where) {
+  LACO_INPUT_CHECK(depth <= kMaxComponentDepth,
+                   "{}: Sequence components nested more than {} levels deep (expected a flat "
+                   "Sequence of components)",
+                   where, kMaxComponentDepth);
+}
+
 // Error for a component type laco does not implement, listing the ones it does.
 [[noreturn]] inline void unsupported(const std::string& kind, const std::string& type,
                                      const std::string& where, const char* supported) {
