@@ -33,17 +33,27 @@ inline std::vector<std::string> split(const uint8_t* data, size_t size, std::str
   return parts;
 }
 
-// /dev/shm/laco_fuzz_<tag>_<pid>, emptied on every call (one input at a time per process).
+// /dev/shm/laco_fuzz_<tag>_<pid>, emptied on every call (one input at a time per process)
+// and removed when the process exits normally.
 inline std::filesystem::path scratch_dir(const std::string& tag) {
   namespace fs = std::filesystem;
-  static const fs::path dir = [&] {
-    const fs::path base = fs::exists("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
+  struct Scratch {
+    fs::path path;
+    ~Scratch() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  };
+  static const Scratch dir{[&] {
+    std::error_code ec;
+    const fs::path base =
+        fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::temp_directory_path();
     return base / ("laco_fuzz_" + tag + "_" + std::to_string(::getpid()));
-  }();
+  }()};
   std::error_code ec;
-  fs::remove_all(dir, ec);
-  fs::create_directories(dir);
-  return dir;
+  fs::remove_all(dir.path, ec);
+  fs::create_directories(dir.path);
+  return dir.path;
 }
 
 // With LACO_FUZZ_VERBOSE set, prints the InputError an input ended in (to check that a

@@ -53,12 +53,11 @@ int cmd_generate(const CommandArgs& argv, dist::Communicator& world) {
 
   // The KV cache holds prompt + new tokens: bounded by the model's positions, checked before loading.
   const model::ModelConfig config = model::load_model_config(dir);
-  const int64_t longest = static_cast<int64_t>(prompt.size()) + max_new;
-  LACO_INPUT_CHECK(max_new <= config.max_position_embeddings && longest <= config.max_position_embeddings,
-                   "generate: the prompt ({} tokens) + --max-new-tokens {} exceeds the model's "
-                   "max_position_embeddings = {} ({}); ask for at most {} new tokens", prompt.size(), max_new,
-                   config.max_position_embeddings, config.source,
-                   std::max<int64_t>(0, config.max_position_embeddings - static_cast<int64_t>(prompt.size())));
+  LACO_INPUT_CHECK(max_new <= config.max_position_embeddings, "generate: --max-new-tokens {} exceeds the model's "
+                   "max_position_embeddings = {} ({})", max_new, config.max_position_embeddings, config.source);
+  model::check_sequence_length(config, static_cast<int64_t>(prompt.size()) + max_new,
+                               fmt::format("generate: the prompt ({} tokens) + --max-new-tokens {}", prompt.size(),
+                                           max_new));
   model::Transformer model(model::LayerTable::load(config, io::WeightSource::open_dir(dir), dtype, device));
   model::GenerateOptions opt;
   opt.max_new_tokens = max_new;

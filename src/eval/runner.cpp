@@ -104,16 +104,19 @@ void evaluate_model(const EvalOptions& opt, const ModelInfo& info_in, dist::Comm
   const c10::ScalarType dtype = model::parse_compute_dtype(opt.dtype, "eval dtype");
   const c10::Device device = model::parse_device(opt.device, "eval device");
   const model::ModelConfig config = model::load_model_config(info_in.path);
-  LACO_INPUT_CHECK(opt.max_length <= config.max_position_embeddings,
-                   "eval: max_length = {} exceeds the max_position_embeddings = {} of {} ({}); use at most {}",
-                   opt.max_length, config.max_position_embeddings, info_in.path, config.source,
-                   config.max_position_embeddings);
+  // Default: the longest sequence the model computes exactly (its positions, and an active
+  // sliding window, which laco_dist does not implement, bounds it further).
+  const int64_t longest = opt.max_length > 0 ? opt.max_length
+                          : config.sliding_window > 0
+                              ? std::min(config.max_position_embeddings, config.sliding_window)
+                              : config.max_position_embeddings;
+  model::check_sequence_length(config, longest, fmt::format("eval max_length = {}", longest));
   model::Transformer model(model::LayerTable::load(config, io::WeightSource::open_dir(info_in.path), dtype, device));
   check_vocabulary(info_in.path, model.config(), tok);
   ModelInfo info = info_in;
   info.num_layers = model.num_layers();
   info.parameters = model::parameter_count(model.config());
-  info.max_length = opt.max_length > 0 ? opt.max_length : model.config().max_position_embeddings;
+  info.max_length = longest;
   report.models.push_back(info);
   const EvalContext ctx{model, tok, world, opt.batch_size, info.max_length};
   const std::vector<std::string> order = task_order(opt.tasks);

@@ -204,6 +204,9 @@ class PruneRun {
   void validate() {
     mc_ = model::load_model_config(cfg_.model.path);
     validate_against_model(cfg_, static_cast<int>(mc_.num_hidden_layers));
+    model::check_sequence_length(mc_, cfg_.calibration.max_tokens,
+                                 fmt::format("calibration.max_tokens = {} ({})", cfg_.calibration.max_tokens,
+                                             cfg_.where("calibration.max_tokens")));
     spec_ = make_merge_spec(cfg_.laco.rule, cfg_.laco.scale, cfg_.laco.scope, cfg_.laco.norms);
     rep_ = parse_representation(cfg_.calibration.representation);
     dtype_ = model::parse_compute_dtype(cfg_.model.dtype, "model.dtype");

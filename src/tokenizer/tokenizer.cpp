@@ -91,7 +91,7 @@ nlohmann::json parse_json_file(const std::string& path) {
   check_json_depth(text, path);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1E400
     throw InputError(fmt::format("{}: invalid JSON: {}", path, e.what()));
   }
 }

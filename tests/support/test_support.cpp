@@ -73,8 +73,6 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-namespace {
-// $LACO_BIN, else the laco_dist built next to the tests (build/laco_dist), else PATH.
 std::string laco_bin() {
   const char* env = std::getenv("LACO_BIN");
   if (env && *env) return env;
@@ -83,7 +81,6 @@ std::string laco_bin() {
   const auto sibling = self.parent_path().parent_path() / "laco_dist";
   return !ec && std::filesystem::exists(sibling) ? sibling.string() : "laco_dist";
 }
-}  // namespace
 
 CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& prefix) {
   TempDir io;

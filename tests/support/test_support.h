@@ -38,6 +38,8 @@ struct CliResult {
   int signal = 0;
   std::string out, err;
 };
+// $LACO_BIN, else the laco_dist built next to the tests (build/laco_dist), else PATH.
+std::string laco_bin();
 // Runs `$LACO_BIN args...` (or `prefix... $LACO_BIN args...`, e.g. mpirun) and captures output.
 CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& prefix = {});
 // mpirun prefix for `ranks` ranks, root-safe and oversubscribed.

@@ -1,0 +1,50 @@
+// Issue 11 item 5: a candidate whose merged model produces non-finite hidden states is
+// rejected as such (finite = false, never an early rejection, never accepted whatever T),
+// and its report entry says why. The overflow is made with laco.scale = 1e30: the merged
+// weights exceed float32 in the forward pass while the original model stays finite.
+#include <ATen/ATen.h>
+
+#include "laco/dist/coordinator.h"
+#include "laco/dist/mpi_communicator.h"
+#include "laco/prune/report.h"
+#include "support/test_support.h"
+
+namespace laco::prune {
+namespace {
+
+TEST(NonFinite, OverflowingMergeIsRejectedWithItsReasonNotEarlyRejected) {
+  model::configure_threads(1, 1);
+  const auto cfg = model::parse_model_config({{"model_type", "llama"}, {"hidden_size", 32}, {"intermediate_size", 64},
+                                              {"num_hidden_layers", 6}, {"num_attention_heads", 4},
+                                              {"num_key_value_heads", 2}, {"vocab_size", 64}}, "random");
+  model::Transformer model(model::LayerTable::random(cfg, 7, at::kFloat, 0.15));
+  std::vector<std::vector<int64_t>> samples = {{1, 5, 9, 13}, {1, 7, 2}, {1, 3, 3, 3, 8}, {1, 60}};
+  std::vector<int64_t> lengths;
+  for (const auto& s : samples) lengths.push_back(static_cast<int64_t>(s.size()));
+  const auto batches = dist::make_micro_batches(lengths, 2);
+  const CollapseParams p{2, 1, 6, 1, -0.99, 0};  // any finite similarity would be accepted
+  for (const bool early : {false, true}) {
+    SCOPED_TRACE(early ? "early_reject" : "full");
+    auto own = prepare_batches(model, samples, batches, {0, 1}, true, p.lowest, p.highest);
+    dist::LocalCommunicator comm;
+    dist::EvaluatorOptions opt{make_merge_spec("rdsc", 1e30, "full", "keep_base"), Representation::kFlat, true,
+                               early, p.threshold};
+    dist::ReplicaEvaluator ev(model, comm, dist::make_plan(1, 0), std::move(own), 4, opt);
+    CollapseState s = initial_state(p);
+    run_collapse(p, ev, s);
+    ASSERT_EQ(s.records.size(), 4u);  // l = 4, 3, 2, 1: every one rejected
+    for (const auto& r : s.records) {
+      EXPECT_FALSE(r.outcome.finite);
+      EXPECT_FALSE(r.accepted);
+      const auto j = record_to_json(r);
+      EXPECT_TRUE(j["similarity"].is_null());
+      EXPECT_EQ(j["rejected_reason"], "non-finite hidden states (NaN or Inf)");
+      EXPECT_FALSE(j.contains("early_rejected")) << j.dump();
+      const CandidateRecord back = record_from_json(j);  // the state round-trips the flag
+      EXPECT_FALSE(back.outcome.finite);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace laco::prune
