@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -137,6 +138,18 @@ void check_launcher(const laco::dist::Communicator& world) {
   }
 }
 
+// Bad input that was not agreed between ranks: in a one-rank world the usual exit 2; under
+// MPI the other ranks may be waiting in a collective, so the job ends (MPI_Abort, code 2).
+int not_agreed_input_error(const char* what, const laco::dist::Communicator& world) {
+  if (world.size() == 1) {
+    std::fprintf(stderr, "laco_dist: error: %s\n", what);
+    return laco::kExitInput;
+  }
+  std::fprintf(stderr, "laco_dist: error on rank %d (%s): %s\n", world.rank(), laco::host_name().c_str(), what);
+  std::fflush(stderr);
+  laco::dist::MpiRuntime::abort(laco::kExitInput);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,15 +175,9 @@ int main(int argc, char** argv) {
     if (world.rank() == 0) std::fprintf(stderr, "laco_dist: error: %s\n", e.what());
     code = e.input() ? laco::kExitInput : laco::kExitInternal;
   } catch (const laco::InputError& e) {
-    if (world.size() == 1) {
-      std::fprintf(stderr, "laco_dist: error: %s\n", e.what());
-      code = laco::kExitInput;
-    } else {
-      // Not agreed: the other ranks may be waiting in a collective, so end the job.
-      std::fprintf(stderr, "laco_dist: error on rank %d (%s): %s\n", world.rank(), laco::host_name().c_str(), e.what());
-      std::fflush(stderr);
-      laco::dist::MpiRuntime::abort(laco::kExitInput);
-    }
+    code = not_agreed_input_error(e.what(), world);
+  } catch (const std::filesystem::filesystem_error& e) {  // a user's path (a symlink loop, a permission)
+    code = not_agreed_input_error(e.what(), world);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "laco_dist: internal error on rank %d: %s\n", world.rank(), e.what());
     std::fflush(stderr);

@@ -2,6 +2,7 @@
 #include "laco/dist/agree.h"
 
 #include <exception>
+#include <filesystem>
 
 #include "laco/core/resources.h"
 
@@ -46,6 +47,8 @@ void agree(Communicator& world, const std::function<void()>& validate) {
   } catch (const AgreedError&) {
     throw;  // already known to every rank
   } catch (const InputError& e) {
+    mine = {1, "", e.what()};
+  } catch (const std::filesystem::filesystem_error& e) {  // a user path: a loop, a permission
     mine = {1, "", e.what()};
   } catch (const std::exception& e) {
     mine = {2, "", e.what()};

@@ -295,8 +295,10 @@ ModelConfig parse_model_config(const json& j, const std::string& src) {
 
 ModelConfig load_model_config(const std::string& dir) {
   const std::string path = dir + "/config.json";
-  LACO_INPUT_CHECK(std::filesystem::exists(path), "'{}' is not a model directory: {} is missing (expected a "
-                   "HuggingFace checkpoint with config.json and model.safetensors)", dir, path);
+  std::error_code ec;
+  LACO_INPUT_CHECK(std::filesystem::exists(path, ec), "'{}' is not a model directory: {} is {} (expected a "
+                   "HuggingFace checkpoint with config.json and model.safetensors)", dir, path,
+                   ec ? "unreadable: " + ec.message() : std::string("missing"));
   return parse_model_config(io::read_json_file(path), path);
 }
 

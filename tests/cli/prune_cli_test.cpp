@@ -3,6 +3,9 @@
 // exiting 2 with one stderr line naming the key (and TOML line) or file.
 #include <nlohmann/json.hpp>
 
+#include "laco/core/config.h"
+#include "laco/core/error.h"
+
 #include "support/test_support.h"
 
 namespace laco::test {
@@ -63,7 +66,9 @@ TEST_F(PruneCli, DryRunPrintsThePlanAndComputesNothing) {
   EXPECT_FALSE(exists(dir.file("out")));
 }
 
-TEST_F(PruneCli, BadInputExitsTwoNamingTheKey) {
+// The config matrix runs in process (issue 11 item 10): the same loader and model check the
+// prune command runs; the process-level cases below check the exit code and the one line.
+TEST_F(PruneCli, BadConfigNamesTheKey) {
   struct Case {
     std::vector<std::string> sets;
     std::string laco_extra, expect;
@@ -72,21 +77,35 @@ TEST_F(PruneCli, BadInputExitsTwoNamingTheKey) {
       {{"laco.merge_layers=1"}, "", "laco.merge_layers"},
       {{"laco.lowest_layer=5", "laco.highest_layer=5"}, "", "laco.lowest_layer"},
       {{"laco.highest_layer=17"}, "", "laco.highest_layer"},
+      {{"laco.merge_layers=16"}, "", "laco.merge_layers = 16 needs at least 16 layers"},
       {{"laco.threshold=1.0"}, "", "laco.threshold"},
       {{"laco.threshold=-1"}, "", "laco.threshold"},
       {{"laco.interval=0"}, "", "laco.interval"},
       {{}, "treshold = 0.9\n", "laco.treshold"},
       {{}, "threshold2 = \"x\"\n", "c.toml:"},
       {{"laco.early_reject=3"}, "", "laco.early_reject"},
-      {{"calibration.file=" + dir.file("missing.txt")}, "", "missing.txt"},
   };
   for (const auto& c : cases) {
-    std::vector<std::string> args = {"prune", config(c.laco_extra)};
-    for (const auto& s : c.sets) args.insert(args.end(), {"--set", s});
+    try {
+      const RunConfig cfg = load_run_config(config(c.laco_extra), c.sets);
+      validate_against_model(cfg, 16);
+      ADD_FAILURE() << c.expect << ": accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(c.expect), std::string::npos) << c.expect << ": " << e.what();
+    }
+  }
+}
+
+TEST_F(PruneCli, BadInputExitsTwoNamingTheKey) {
+  for (const auto& [sets, expect] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"laco.merge_layers=1"}, "laco.merge_layers"},
+           {{"calibration.file=" + dir.file("missing.txt")}, "missing.txt"}}) {
+    std::vector<std::string> args = {"prune", config()};
+    for (const auto& s : sets) args.insert(args.end(), {"--set", s});
     CliResult r = run_cli(args);
-    EXPECT_EQ(r.exit_code, 2) << c.expect << ": " << r.err;
+    EXPECT_EQ(r.exit_code, 2) << expect << ": " << r.err;
     EXPECT_EQ(lines(r.err), 1) << r.err;
-    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.expect << ": " << r.err;
+    EXPECT_NE(r.err.find(expect), std::string::npos) << expect << ": " << r.err;
   }
   write_file(dir.file("empty.txt"), "\n  \n");
   CliResult empty = run_cli({"prune", config(), "--set", "calibration.file=" + dir.file("empty.txt")});

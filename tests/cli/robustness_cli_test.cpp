@@ -176,6 +176,16 @@ TEST_F(Robustness, InputsAndResourcesAreBounded) {
   EXPECT_FALSE(exists(dir.file("o")));
 }
 
+TEST_F(Robustness, BadPathsAreExitTwoNotInternalErrors) {
+  fs::create_symlink(dir.file("loop_a"), dir.file("loop_b"));
+  fs::create_symlink(dir.file("loop_b"), dir.file("loop_a"));
+  expect_refused(run_cli(prune(dir.file("o"), {"--set", "model.path=" + dir.file("loop_a")})), {"loop_a"});
+  expect_refused(run_cli(prune(dir.file("loop_a"))), {"output.dir", "loop_a"});
+  expect_refused(run_cli({"inspect", dir.file("loop_a")}), {"loop_a"});
+  fs::create_directories(dir.file("m/config.json"));
+  expect_refused(run_cli({"inspect", dir.file("m")}), {"config.json", "not a regular file"});
+}
+
 TEST_F(Robustness, EverySubcommandPrintsItsHelp) {
   for (const char* cmd : {"prune", "eval", "inspect", "generate", "convert", "tokenize", "detokenize", "report"}) {
     for (const char* flag : {"--help", "-h"}) {
