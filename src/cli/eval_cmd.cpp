@@ -6,7 +6,9 @@
 #include "laco/cli/args.h"
 #include "laco/cli/commands.h"
 #include "laco/core/error.h"
+#include "laco/dist/agree.h"
 #include "laco/eval/runner.h"
+#include "laco/io/output_dir.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -106,6 +108,10 @@ int cmd_eval(const CommandArgs& argv, dist::Communicator& world) {
     out.json_path = args.get("out", (std::filesystem::path(cfg.output.dir) / "eval_results.json").string());
     out.profile_path = args.get("profile", cfg.profile.file);
     out.config_toml = to_toml(cfg);
+    // Writing into output.dir: one run per directory, as for prune (docs/io.md).
+    io::DirLock lock;
+    if (!args.has("out"))
+      dist::agree(world, [&] { if (world.rank() == 0) lock = io::DirLock(cfg.output.dir, "eval: output.dir"); });
     return eval::run_and_report(opt, out, world);
   }
   LACO_INPUT_CHECK(!args.has("set"), "eval: --set needs a CONFIG.toml");

@@ -140,6 +140,7 @@ hid_t candidate_type() {
                                       {"t_merge", offsetof(R, t_merge), H5T_NATIVE_DOUBLE},
                                       {"t_forward", offsetof(R, t_forward), H5T_NATIVE_DOUBLE},
                                       {"t_reduce", offsetof(R, t_reduce), H5T_NATIVE_DOUBLE},
+                                      {"finite", offsetof(R, finite), H5T_NATIVE_UINT8},
                                   });
 }
 

@@ -50,6 +50,7 @@ int num_ranks(const ProfileData& data) {
 
 const char* decision(const CandidateRow& c) {
   if (c.discarded) return "discarded";
+  if (!c.finite) return "rejected (non-finite)";
   return c.accepted ? "accepted" : "rejected";
 }
 

@@ -345,7 +345,7 @@ class PruneRun {
       // `step` is the report's step (sequential loop position); -1 for discarded rows.
       rows.push_back({r.step, r.group, r.candidate.base, r.candidate.followers, r.original_layers.front(),
                       r.original_layers.back(), o.similarity, r.accepted, r.discarded, o.t_merge, o.t_forward,
-                      o.t_reduce});
+                      o.t_reduce, o.finite});
     }
     sample_device_memory();
     auto phase_rows = phases_.gather(world_);

@@ -247,6 +247,14 @@ TEST(TaskReaders, HellaSwagBlocksAreChecked) {
                      {"hellaswag_val_full.txt", "6-line blocks"});
 }
 
+TEST(TaskReaders, EmptyTaskFileIsAnInputErrorNotNan) {
+  test::TempDir dir;
+  const std::string rel = task_info("lambada_openai").files.at(0);
+  std::filesystem::create_directories(std::filesystem::path(dir.file(rel)).parent_path());
+  test::write_file(dir.file(rel), "");
+  expect_input_error([&] { load_lambada(dir.path()); }, {"lambada_openai", rel, "holds no items"});
+}
+
 TEST(TaskReaders, MissingFileIsAnInputError) {
   expect_input_error([] { load_lambada("/nonexistent-assets"); },
                      {"/nonexistent-assets/data/lambada/lambada_openai.jsonl", "LACO_ASSETS"});

@@ -32,7 +32,7 @@ RootAttributes sample_root() {
 std::vector<CandidateRow> sample_candidates() {
   CandidateRow a{1, 0, 30, 1, 30, 31, 0.91, 1, 0, 0.01, 0.5, 0.002};
   CandidateRow b{1, 1, 29, 1, 29, 30, 0.88, 1, 1, 0.02, 0.6, 0.003};
-  CandidateRow c{2, 0, 28, 1, 28, 29, 0.42, 0, 0, 0.03, 0.7, 0.004};
+  CandidateRow c{2, 0, 28, 1, 28, 29, 0.42, 0, 0, 0.03, 0.7, 0.004, /*finite=*/0};
   return {a, b, c};
 }
 
@@ -123,7 +123,7 @@ hsize_t check_table_schema(hid_t file, const char* dataset, const std::vector<Fi
 struct MyCandidate {
   double similarity, t_merge, t_forward, t_reduce;
   int64_t step, group, base, followers, first, last;
-  uint8_t accepted, discarded;
+  uint8_t accepted, discarded, finite;
 };
 
 std::vector<MyCandidate> c_api_candidates(hid_t file) {
@@ -140,6 +140,7 @@ std::vector<MyCandidate> c_api_candidates(hid_t file) {
   H5Tinsert(t, "t_merge", offsetof(MyCandidate, t_merge), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "t_forward", offsetof(MyCandidate, t_forward), H5T_NATIVE_DOUBLE);
   H5Tinsert(t, "t_reduce", offsetof(MyCandidate, t_reduce), H5T_NATIVE_DOUBLE);
+  H5Tinsert(t, "finite", offsetof(MyCandidate, finite), H5T_NATIVE_UINT8);
   hid_t ds = H5Dopen2(file, "candidates", H5P_DEFAULT);
   hid_t space = H5Dget_space(ds);
   std::vector<MyCandidate> rows(static_cast<size_t>(H5Sget_simple_extent_npoints(space)));
@@ -163,6 +164,7 @@ void expect_candidate_eq(const MyCandidate& got, const CandidateRow& want) {
   EXPECT_EQ(got.t_merge, want.t_merge);
   EXPECT_EQ(got.t_forward, want.t_forward);
   EXPECT_EQ(got.t_reduce, want.t_reduce);
+  EXPECT_EQ(got.finite, want.finite);
 }
 
 void write_full_profile(const std::string& path) {
@@ -218,7 +220,8 @@ TEST(ProfileH5, SchemaAndValuesThroughTheCApi) {
                                 {"discarded", H5T_INTEGER, 1},
                                 {"t_merge", H5T_FLOAT, 8},
                                 {"t_forward", H5T_FLOAT, 8},
-                                {"t_reduce", H5T_FLOAT, 8}}),
+                                {"t_reduce", H5T_FLOAT, 8},
+                                {"finite", H5T_INTEGER, 1}}),
             3u);
   auto cands = c_api_candidates(file);
   auto want = sample_candidates();
@@ -310,6 +313,9 @@ TEST(ProfileH5, ReaderRoundTrip) {
   EXPECT_EQ(d.root.hostnames, want.hostnames);
   EXPECT_EQ(d.root.started_at, want.started_at);
   EXPECT_TRUE(d.resumed_at.empty());
+  ASSERT_EQ(d.candidates.size(), 3u);
+  EXPECT_EQ(d.candidates[0].finite, 1);  // a non-finite candidate keeps its flag
+  EXPECT_EQ(d.candidates[2].finite, 0);
   ASSERT_EQ(d.candidates.size(), 3u);
   EXPECT_EQ(d.candidates[2].similarity, 0.42);
   EXPECT_EQ(d.candidates[1].discarded, 1);

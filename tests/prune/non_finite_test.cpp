@@ -4,8 +4,10 @@
 // weights exceed float32 in the forward pass while the original model stays finite.
 #include <ATen/ATen.h>
 
+#include "laco/core/error.h"
 #include "laco/dist/coordinator.h"
 #include "laco/dist/mpi_communicator.h"
+#include "laco/prune/calibration.h"
 #include "laco/prune/report.h"
 #include "support/test_support.h"
 
@@ -43,6 +45,21 @@ TEST(NonFinite, OverflowingMergeIsRejectedWithItsReasonNotEarlyRejected) {
       const CandidateRecord back = record_from_json(j);  // the state round-trips the flag
       EXPECT_FALSE(back.outcome.finite);
     }
+  }
+}
+
+TEST(Calibration, TokenIdsOutsideTheVocabularyNameTheFileAndSample) {
+  const auto cfg = model::parse_model_config({{"model_type", "llama"}, {"hidden_size", 32}, {"intermediate_size", 64},
+                                              {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+                                              {"num_key_value_heads", 2}, {"vocab_size", 64}}, "m/config.json");
+  EXPECT_NO_THROW(check_token_ids({{1, 63}}, cfg, "c.txt"));
+  try {
+    check_token_ids({{1, 2}, {1, 64}}, cfg, "c.txt");
+    ADD_FAILURE() << "id 64 accepted";
+  } catch (const InputError& e) {
+    const std::string m = e.what();
+    for (const char* part : {"c.txt", "sample 1", "token id 64", "[0, 64)", "m/config.json"})
+      EXPECT_NE(m.find(part), std::string::npos) << m << "\nmissing: " << part;
   }
 }
 

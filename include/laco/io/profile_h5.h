@@ -26,6 +26,7 @@ struct CandidateRow {
   double similarity = 0.0;
   uint8_t accepted = 0, discarded = 0;
   double t_merge = 0.0, t_forward = 0.0, t_reduce = 0.0;  // seconds
+  uint8_t finite = 1;  // 0: the merged model gave NaN/Inf hidden states (rejected; similarity unset, 0)
 };
 
 // One timed phase of one rank (/phases). phase: load, tokenize, reference, cache,
