@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "laco/core/error.h"
+#include "laco/tokenizer/json_fields.h"
 #include "laco/tokenizer/unicode.h"
 
 namespace laco::tokenizer {
@@ -66,6 +67,12 @@ void BpeModel::load_vocab(const nlohmann::json& vocab, const std::string& where)
                      it.key(), it.value().dump());
     max_id = std::max(max_id, it.value().get<int64_t>());
   }
+  // Ids index dense tables (id -> token): real vocabularies are 0..n-1, and a few holes are
+  // fine, but one token with id 2^31-1 must not make a 70-byte file allocate 64 GB.
+  LACO_INPUT_CHECK(max_id < static_cast<int64_t>(vocab.size()) + json_fields::kMaxUnusedIds,
+                   "{}: id {} is far beyond the {} tokens of the vocabulary (at most {} ids may "
+                   "be unused)",
+                   where, max_id, vocab.size(), json_fields::kMaxUnusedIds);
   id_to_token_.assign(static_cast<size_t>(max_id + 1), std::string());
   has_id_.assign(static_cast<size_t>(max_id + 1), false);
   cp_ids_.assign(0x10000, -1);

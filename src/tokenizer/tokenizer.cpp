@@ -120,7 +120,10 @@ std::unique_ptr<BpeModel> load_model(const nlohmann::json& root, const std::stri
   return BpeModel::from_json(model, where);
 }
 
-std::vector<AddedToken> load_added_tokens(const nlohmann::json& root, const std::string& file) {
+// `model_ids`: the size of the model's id table; added ids may go beyond it, but only so far
+// (they index a dense table too).
+std::vector<AddedToken> load_added_tokens(const nlohmann::json& root, const std::string& file,
+                                          int64_t model_ids) {
   std::vector<AddedToken> tokens;
   if (!root.contains("added_tokens") || root["added_tokens"].is_null()) return tokens;
   const auto& list = json_fields::get_array(root, "added_tokens", file);
@@ -133,6 +136,12 @@ std::vector<AddedToken> load_added_tokens(const nlohmann::json& root, const std:
     const int64_t id = json_fields::get_int(t, "id", -1, where);
     LACO_INPUT_CHECK(id >= 0 && id < (int64_t{1} << 31), "{}: needs a non-negative 32-bit \"id\"",
                      where);
+    const int64_t limit =
+        model_ids + static_cast<int64_t>(list.size()) + json_fields::kMaxUnusedIds;
+    LACO_INPUT_CHECK(id < limit,
+                     "{}: id {} is far beyond the vocabulary ({} model ids, {} added tokens; at "
+                     "most {} ids may be unused)",
+                     where, id, model_ids, list.size(), json_fields::kMaxUnusedIds);
     a.id = static_cast<int32_t>(id);
     a.single_word = json_fields::get_bool(t, "single_word", false, where);
     a.lstrip = json_fields::get_bool(t, "lstrip", false, where);
@@ -184,7 +193,8 @@ Tokenizer Tokenizer::load(const std::string& dir_or_file) {
       make_post_processor(field("post_processor"), impl->path + ": post_processor");
   impl->prefix.assign(frame.prefix.begin(), frame.prefix.end());
   impl->suffix.assign(frame.suffix.begin(), frame.suffix.end());
-  impl->added.build(load_added_tokens(root, impl->path), impl->normalizer.get());
+  impl->added.build(load_added_tokens(root, impl->path, impl->model->max_id() + 1),
+                    impl->normalizer.get());
 
   int64_t max_id = impl->model->max_id();
   for (const AddedToken& t : impl->added.tokens()) max_id = std::max<int64_t>(max_id, t.id);

@@ -16,18 +16,7 @@ std::string assets() {
   return test::assets_dir();
 }
 
-// Expects that `fn` throws InputError whose message contains every string in `parts`.
-template <typename Fn>
-void expect_input_error(Fn fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no InputError thrown";
-  } catch (const InputError& e) {
-    for (const std::string& p : parts) {
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\nmissing: " << p;
-    }
-  }
-}
+using test::expect_input_error;
 
 void expect_shared(const MultipleChoiceItem& item, const std::string& context,
                    const std::vector<std::string>& choices, int gold) {

@@ -22,17 +22,6 @@ namespace fs = std::filesystem;
 using test::TempDir;
 using test::write_file;
 
-// Expects InputError whose message holds every part.
-template <class Fn>
-void expect_refused(Fn fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "accepted";
-  } catch (const InputError& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\nmissing: " << p;
-  }
-}
-
 struct Guarded : ::testing::Test {
   void SetUp() override {
     fs::create_directories(dir.file("model"));
@@ -48,43 +37,43 @@ struct Guarded : ::testing::Test {
 
 TEST_F(Guarded, OutputFileThatIsAnInputByPathSymlinkOrHardLinkIsRefused) {
   const std::string weights = dir.file("model/model.safetensors");
-  expect_refused([&] { guard.check_output_file(weights, "profile.file"); }, {"profile.file", weights, "model.path"});
+  test::expect_input_error([&] { guard.check_output_file(weights, "profile.file"); }, {"profile.file", weights, "model.path"});
   fs::create_symlink(weights, dir.file("link.h5"));
-  expect_refused([&] { guard.check_output_file(dir.file("link.h5"), "profile.file"); }, {weights});
+  test::expect_input_error([&] { guard.check_output_file(dir.file("link.h5"), "profile.file"); }, {weights});
   fs::create_hard_link(dir.file("calib.txt"), dir.file("hard.h5"));
-  expect_refused([&] { guard.check_output_file(dir.file("hard.h5"), "eval --out"); },
+  test::expect_input_error([&] { guard.check_output_file(dir.file("hard.h5"), "eval --out"); },
                  {"eval --out", dir.file("calib.txt"), "calibration.file"});
   // Through a symlinked directory.
   fs::create_directory_symlink(dir.file("model"), dir.file("alias"));
-  expect_refused([&] { guard.check_output_file(dir.file("alias/config.json"), "report --svg"); }, {"config.json"});
+  test::expect_input_error([&] { guard.check_output_file(dir.file("alias/config.json"), "report --svg"); }, {"config.json"});
   EXPECT_NO_THROW(guard.check_output_file(dir.file("new.h5"), "profile.file"));
   EXPECT_EQ(read_file(weights).value_or(""), "weights");  // nothing was touched
 }
 
 TEST_F(Guarded, UnusableOutputFilePathsAreRefused) {
-  expect_refused([&] { guard.check_output_file(dir.path(), "profile.file"); }, {"is a directory"});
-  expect_refused([&] { guard.check_output_file(dir.file("missing/p.h5"), "profile.file"); }, {"does not exist"});
+  test::expect_input_error([&] { guard.check_output_file(dir.path(), "profile.file"); }, {"is a directory"});
+  test::expect_input_error([&] { guard.check_output_file(dir.file("missing/p.h5"), "profile.file"); }, {"does not exist"});
   EXPECT_NO_THROW(guard.check_output_file(dir.file("missing/p.h5"), "profile.file", /*parent_created=*/true));
   fs::create_symlink(dir.file("loop1"), dir.file("loop2"));
   fs::create_symlink(dir.file("loop2"), dir.file("loop1"));
-  expect_refused([&] { guard.check_output_file(dir.file("loop1/p.h5"), "profile.file"); }, {"profile.file", "loop1"});
+  test::expect_input_error([&] { guard.check_output_file(dir.file("loop1/p.h5"), "profile.file"); }, {"profile.file", "loop1"});
 }
 
 TEST_F(Guarded, OutputDirectoryInsideAroundOrHoldingAnInputIsRefused) {
-  expect_refused([&] { guard.check_output_dir(dir.file("model"), "output.dir"); }, {"output.dir", "inside the input"});
-  expect_refused([&] { guard.check_output_dir(dir.file("model/sub"), "output.dir"); }, {"inside the input"});
-  expect_refused([&] { guard.check_output_dir(dir.path(), "output.dir"); }, {"contains the input directory"});
+  test::expect_input_error([&] { guard.check_output_dir(dir.file("model"), "output.dir"); }, {"output.dir", "inside the input"});
+  test::expect_input_error([&] { guard.check_output_dir(dir.file("model/sub"), "output.dir"); }, {"inside the input"});
+  test::expect_input_error([&] { guard.check_output_dir(dir.path(), "output.dir"); }, {"contains the input directory"});
   fs::create_directories(dir.file("out"));
   write_file(dir.file("out/calib.txt"), "x");
   PathGuard g2;
   g2.add_input_file(dir.file("out/calib.txt"), "calibration.file");
-  expect_refused([&] { g2.check_output_dir(dir.file("out"), "output.dir"); }, {"holds the input file"});
+  test::expect_input_error([&] { g2.check_output_dir(dir.file("out"), "output.dir"); }, {"holds the input file"});
   // A hard link to an input inside an existing output directory would be replaced.
   fs::create_directories(dir.file("out2"));
   fs::create_hard_link(dir.file("model/model.safetensors"), dir.file("out2/model.safetensors"));
-  expect_refused([&] { guard.check_output_dir(dir.file("out2"), "convert --out"); }, {"hard link", "model.path"});
+  test::expect_input_error([&] { guard.check_output_dir(dir.file("out2"), "convert --out"); }, {"hard link", "model.path"});
   write_file(dir.file("file"), "x");
-  expect_refused([&] { guard.check_output_dir(dir.file("file"), "output.dir"); }, {"not a directory"});
+  test::expect_input_error([&] { guard.check_output_dir(dir.file("file"), "output.dir"); }, {"not a directory"});
   EXPECT_NO_THROW(guard.check_output_dir(dir.file("fresh"), "output.dir"));
 }
 
@@ -132,7 +121,7 @@ TEST(RunLock, ASecondRunIsRefusedUntilTheHolderEnds) {
   const auto holder = lock_holder(dir.path());
   ASSERT_TRUE(holder.has_value());
   EXPECT_NE(holder->find("pid " + std::to_string(child)), std::string::npos) << *holder;
-  expect_refused([&] { DirLock second(dir.path(), "output.dir"); }, {"output.dir", dir.path(), "in use by another run",
+  test::expect_input_error([&] { DirLock second(dir.path(), "output.dir"); }, {"output.dir", dir.path(), "in use by another run",
                                                                       std::to_string(child)});
   ::kill(child, SIGKILL);  // a killed holder never blocks a rerun
   ::waitpid(child, nullptr, 0);

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "laco/core/error.h"
+
 namespace laco::test {
 
 // Absolute path of the shared assets directory (may not exist).
@@ -38,6 +40,18 @@ struct CliResult {
   int signal = 0;
   std::string out, err;
 };
+// Expects `fn()` to throw laco::InputError whose message holds every one of `parts`.
+template <class Fn>
+void expect_input_error(Fn&& fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no InputError thrown";
+  } catch (const InputError& e) {
+    for (const std::string& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\nmissing: " << p;
+  }
+}
+
 // $LACO_BIN, else the laco_dist built next to the tests (build/laco_dist), else PATH.
 std::string laco_bin();
 // Runs `$LACO_BIN args...` (or `prefix... $LACO_BIN args...`, e.g. mpirun) and captures output.

@@ -58,6 +58,10 @@ inline void check_depth(int depth, const std::string& where) {
                    where, kMaxComponentDepth);
 }
 
+// Token ids index dense tables, so the id range may exceed the number of tokens by at most
+// this much (a bound on the memory a small file can make the loader allocate).
+inline constexpr int64_t kMaxUnusedIds = int64_t{1} << 20;
+
 // Error for a component type laco does not implement, listing the ones it does.
 [[noreturn]] inline void unsupported(const std::string& kind, const std::string& type,
                                      const std::string& where, const char* supported) {
