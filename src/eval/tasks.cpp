@@ -143,7 +143,7 @@ std::vector<Record> read_jsonl(const std::string& path, int64_t limit) {
     Record r{json(), &path, i + 1};
     try {
       r.value = json::parse(lines[i]);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       throw InputError(fmt::format("{}:{}: malformed JSON: {}", path, i + 1, e.what()));
     }
     LACO_INPUT_CHECK(r.value.is_object(), "{}:{}: expected a JSON object, got {}", path, i + 1,
