@@ -58,14 +58,11 @@ void sharded(const std::vector<std::string>& parts) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  try {
+  return laco::fuzz::run_input([&] {
     if ((data[0] & 1) == 0) {
       one_file(std::string(reinterpret_cast<const char*>(data + 1), size - 1));
     } else {
       sharded(laco::fuzz::split(data + 1, size - 1, "@@@\n", 4));
     }
-  } catch (const laco::InputError& e) {  // bad input, reported as such: the expected outcome
-    laco::fuzz::expected_error(e);
-  }
-  return 0;
+  });
 }

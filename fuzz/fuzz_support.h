@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "laco/core/error.h"
+
 namespace laco::fuzz {
 
 // The parts of `data` between occurrences of `sep`, at most `max_parts` (the last part
@@ -61,6 +63,18 @@ inline std::filesystem::path scratch_dir(const std::string& tag) {
 inline void expected_error(const std::exception& e) {
   static const bool verbose = std::getenv("LACO_FUZZ_VERBOSE") != nullptr;
   if (verbose) std::fprintf(stderr, "InputError: %s\n", e.what());
+}
+
+// Runs one fuzz input through `body`: an InputError is the expected outcome for bad bytes,
+// anything else escapes to libFuzzer (a bug). Returns libFuzzer's 0.
+template <class Body>
+int run_input(Body&& body) {
+  try {
+    body();
+  } catch (const InputError& e) {
+    expected_error(e);
+  }
+  return 0;
 }
 
 inline void write_bytes(const std::filesystem::path& path, const std::string& bytes) {

@@ -35,10 +35,5 @@ void run(const std::vector<std::string>& parts) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  try {
-    run(laco::fuzz::split(data, size, "@@@\n", 3));
-  } catch (const laco::InputError& e) {  // bad input, reported as such: the expected outcome
-    laco::fuzz::expected_error(e);
-  }
-  return 0;
+  return laco::fuzz::run_input([&] { run(laco::fuzz::split(data, size, "@@@\n", 3)); });
 }

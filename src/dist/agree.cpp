@@ -65,23 +65,14 @@ void agree(Communicator& world, const std::function<void()>& validate) {
 
 void require_same(Communicator& world, const std::vector<std::pair<std::string, std::string>>& items) {
   if (world.size() == 1) return;
-  std::string digest;
-  for (const auto& [what, value] : items) digest += value + '\x1d';
-  const std::vector<Outcome> all = exchange(world, {0, host_name(), digest});
-  for (size_t r = 1; r < all.size(); ++r) {
-    if (all[r].text == all[0].text) continue;
-    // The first item that differs, by position in the digests.
-    size_t a = 0, b = 0, i = 0;
-    for (; i < items.size(); ++i) {
-      const size_t ea = all[0].text.find('\x1d', a), eb = all[r].text.find('\x1d', b);
-      if (all[0].text.compare(a, ea - a, all[r].text, b, eb - b) != 0) break;
-      a = ea + 1;
-      b = eb + 1;
-    }
-    const std::string what = i < items.size() ? items[i].first : "its inputs";
-    throw AgreedError(fmt::format("rank {} ({}) read a different {} than rank 0 ({}): every rank must see the "
-                                  "same files and settings (check node-local copies and per-node environment)",
-                                  r, all[r].host, what, all[0].host), true);
+  const std::string host = host_name();
+  for (const auto& [what, value] : items) {  // one small exchange per item, in the same order everywhere
+    const std::vector<Outcome> all = exchange(world, {0, host, value});
+    for (size_t r = 1; r < all.size(); ++r)
+      if (all[r].text != all[0].text)
+        throw AgreedError(fmt::format("rank {} ({}) read a different {} than rank 0 ({}): every rank must see the "
+                                      "same files and settings (check node-local copies and per-node environment)",
+                                      r, all[r].host, what, all[0].host), true);
   }
 }
 
