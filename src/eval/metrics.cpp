@@ -47,9 +47,9 @@ double mean(const std::vector<double>& values) {
   return sum / static_cast<double>(values.size());
 }
 
-double mean_stderr(const std::vector<double>& values) {
+std::optional<double> mean_stderr(const std::vector<double>& values) {
   const size_t n = values.size();
-  if (n < 2) return std::numeric_limits<double>::quiet_NaN();
+  if (n < 2) return std::nullopt;
   const double mu = mean(values);
   double ss = 0.0;
   for (double v : values) ss += (v - mu) * (v - mu);

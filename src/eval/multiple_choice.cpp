@@ -115,7 +115,7 @@ std::vector<MetricValue> run_lambada(const EvalContext& ctx, const std::vector<L
     logliks.push_back(all[2 * i]);
     acc.push_back(all[2 * i + 1]);
   }
-  return {{"acc", mean(acc), mean_stderr(acc)}, {"perplexity", perplexity(logliks), std::nan("")}};
+  return {{"acc", mean(acc), mean_stderr(acc)}, {"perplexity", perplexity(logliks), std::nullopt}};
 }
 
 }  // namespace laco::eval

@@ -222,7 +222,7 @@ std::string format_table(const EvalReport& report) {
       if (it != report.rows.end()) {
         v = it->value;
         cell = format_value(v);
-        if (!std::isnan(it->std_error)) cell += " ± " + format_value(it->std_error);
+        if (it->std_error) cell += " ± " + format_value(*it->std_error);
       }
       values.push_back(v);
       out += fmt::format(" {:>22}", cell);
@@ -247,7 +247,7 @@ nlohmann::json report_json(const EvalReport& report, const EvalOptions& opt, int
   for (const io::EvalRow& r : report.rows) {
     results.push_back({{"task", r.task}, {"metric", r.metric}, {"model", r.model},
                        {"value", r.value},
-                       {"stderr", std::isnan(r.std_error) ? json(nullptr) : json(r.std_error)}});
+                       {"stderr", r.std_error ? json(*r.std_error) : json(nullptr)}});
   }
   for (const TaskTiming& t : report.timings) {
     timings.push_back({{"task", t.task}, {"model", t.model}, {"items", t.items}, {"seconds", t.seconds}});

@@ -69,8 +69,7 @@ std::vector<MetricValue> run_translation(const EvalContext& ctx, const Translati
              set.items.size());
   std::vector<std::string> refs;
   for (const TranslationPair& p : set.items) refs.push_back(p.reference);
-  return {{"bleu", corpus_bleu(hyps, refs).score, std::nan("")},
-          {"chrf", chrf(hyps, refs), std::nan("")}};
+  return {{"bleu", corpus_bleu(hyps, refs).score, std::nullopt}, {"chrf", chrf(hyps, refs), std::nullopt}};
 }
 
 }  // namespace laco::eval

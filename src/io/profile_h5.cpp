@@ -6,8 +6,10 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -444,7 +446,8 @@ void ProfileWriter::add_eval(const std::vector<EvalRow>& rows) {
   LACO_CHECK(file_ >= 0, "profile {} is closed", path_);
   std::vector<EvalRecord> records;
   for (const auto& r : rows) {
-    records.push_back({r.task.c_str(), r.metric.c_str(), r.model.c_str(), r.value, r.std_error});
+    records.push_back({r.task.c_str(), r.metric.c_str(), r.model.c_str(), r.value,
+                       r.std_error.value_or(std::numeric_limits<double>::quiet_NaN())});
   }
   guarded(path_, [&] {
     if (!has_link(file_, kEval.name)) create_table(file_, kEval);
@@ -519,7 +522,8 @@ ProfileData read_profile_unchecked(const std::string& path) {
     read_rows<EvalRecord>(file, kEval, [&](const std::vector<EvalRecord>& rows) {
       for (const auto& r : rows) {
         data.eval.push_back({r.task ? r.task : "", r.metric ? r.metric : "",
-                             r.model ? r.model : "", r.value, r.std_error});
+                             r.model ? r.model : "", r.value,
+                             std::isnan(r.std_error) ? std::nullopt : std::optional<double>(r.std_error)});
       }
     });
     return data;

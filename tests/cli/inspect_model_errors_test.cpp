@@ -1,10 +1,12 @@
-// Model-level bad input through `laco_dist inspect`: each case copies stories260K-hf into
-// a temp dir, breaks config.json, and expects exit 2 with one stderr line naming the file
-// and the item (key or tensor) — never a crash.
+// Model-level bad input through `inspect` (in process): each case copies stories260K-hf
+// into a temp dir, breaks config.json, and expects one InputError naming the file and the
+// item (key or tensor) — never a crash. One case also runs as a process (exit 2, one line).
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
 
+#include "laco/cli/commands.h"
+#include "laco/dist/mpi_communicator.h"
 #include "support/test_support.h"
 
 namespace laco::test {
@@ -18,7 +20,7 @@ struct Case {
   std::vector<std::string> expect;  // substrings of the error line
 };
 
-TEST(InspectModelErrors, EachBrokenConfigExitsTwoNamingTheItem) {
+TEST(InspectModelErrors, EachBrokenConfigIsOneInputErrorNamingTheItem) {
   LACO_REQUIRE_ASSET("models/stories260K-hf");
   const std::string src = asset("models/stories260K-hf");
   const json good = json::parse(read_file(src + "/config.json"));
@@ -31,27 +33,26 @@ TEST(InspectModelErrors, EachBrokenConfigExitsTwoNamingTheItem) {
       {"missing tensor", [](json& j) { j["num_hidden_layers"] = 6; }, {"'model.layers.5.", "missing"}},
       {"unexpected tensor", [](json& j) { j["num_hidden_layers"] = 4; }, {"'model.layers.4.", "not part of"}},
   };
+  dist::LocalCommunicator world;
+  auto inspect = [&](const std::string& dir) { return [&world, dir] { cli::cmd_inspect({dir}, world); }; };
   for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
     TempDir dir;
     std::filesystem::copy_file(src + "/model.safetensors", dir.file("model.safetensors"));
     json j = good;
     c.edit(j);
     write_file(dir.file("config.json"), j.dump());
-    CliResult r = run_cli({"inspect", dir.path()});
-    EXPECT_EQ(r.exit_code, 2) << c.what << ": " << r.err;
-    EXPECT_EQ(r.signal, 0) << c.what;
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.what << ": " << r.err;
-    for (const auto& e : c.expect) EXPECT_NE(r.err.find(e), std::string::npos) << c.what << ": missing '" << e << "' in " << r.err;
+    expect_input_error(inspect(dir.path()), c.expect);
   }
   TempDir empty;
-  CliResult r = run_cli({"inspect", empty.path()});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("not a model directory"), std::string::npos) << r.err;
+  expect_input_error(inspect(empty.path()), {"config.json", "not a model directory"});
   write_file(empty.file("config.json"), "{not json");
-  r = run_cli({"inspect", empty.path()});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("config.json"), std::string::npos) << r.err;
+  expect_input_error(inspect(empty.path()), {"config.json"});
+  CliResult r = run_cli({"inspect", empty.path()});  // the same error as a user sees it
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.signal, 0);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(empty.file("config.json")), std::string::npos) << r.err;
 }
 
 }  // namespace

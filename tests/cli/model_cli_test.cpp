@@ -6,6 +6,8 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include "laco/cli/commands.h"
+#include "laco/dist/mpi_communicator.h"
 #include "laco/io/safetensors.h"
 #include "support/test_support.h"
 
@@ -64,15 +66,27 @@ TEST(ModelCli, ConvertToBfloat16ShardsRoundsToNearestEven) {
   EXPECT_EQ(run_cli({"convert", "--model", asset("models/stories260K-hf"), "--out", out}).exit_code, 2);
 }
 
+// Usage errors are InputErrors naming the argument (in process); as a process, an unknown
+// command and a bad option exit 2 with one stderr line, and --help exits 0.
 TEST(ModelCli, UsageErrorsExitTwo) {
+  const std::string model = asset("models/stories260K-hf");
+  dist::LocalCommunicator world;
+  struct Case {
+    cli::CommandArgs args;
+    std::vector<std::string> parts;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--model", model}, {"--prompt"}},
+           {{"--model", model, "--prompt-ids", "1,x"}, {"--prompt-ids", "'x'"}},
+           {{"--model", model, "--prompt-ids", "1", "--bogus"}, {"--bogus"}},
+           {{"--model", model, "--prompt-ids", "9999"}, {"9999"}}}) {
+    SCOPED_TRACE(c.args.back());
+    expect_input_error([&] { cli::cmd_generate(c.args, world); }, c.parts);
+  }
+  expect_input_error([&] { cli::cmd_inspect({}, world); }, {"inspect", "one model directory"});
+  expect_input_error([&] { cli::cmd_inspect({"/nonexistent/model"}, world); }, {"/nonexistent/model"});
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"no-such-command"},
-           {"generate", "--model", asset("models/stories260K-hf")},
-           {"generate", "--model", asset("models/stories260K-hf"), "--prompt-ids", "1,x"},
-           {"generate", "--model", asset("models/stories260K-hf"), "--prompt-ids", "1", "--bogus"},
-           {"generate", "--model", asset("models/stories260K-hf"), "--prompt-ids", "9999"},
-           {"inspect"},
-           {"inspect", "/nonexistent/model"}}) {
+           {"no-such-command"}, {"generate", "--model", model, "--prompt-ids", "1", "--bogus"}}) {
     CliResult r = run_cli(args);
     EXPECT_EQ(r.exit_code, 2) << args[0] << " " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -131,7 +131,8 @@ TEST_F(Drivers, MultipleChoiceAccAndAccNorm) {
   EXPECT_DOUBLE_EQ(values[1].value, std::accumulate(acc_norm.begin(), acc_norm.end(), 0.0) / n);
   double var = 0.0;
   for (double a : acc) var += (a - m_acc) * (a - m_acc);
-  EXPECT_NEAR(values[0].std_error, std::sqrt(var / (n - 1)) / std::sqrt(n), 1e-12);
+  ASSERT_TRUE(values[0].std_error.has_value());
+  EXPECT_NEAR(*values[0].std_error, std::sqrt(var / (n - 1)) / std::sqrt(n), 1e-12);
 }
 
 TEST_F(Drivers, LambadaAccuracyAndPerplexity) {

@@ -36,10 +36,10 @@ TEST(Aggregation, MeanAndStderrByHand) {
   // stddev 0.5, stderr 0.5 / sqrt(4) = 0.25.
   const std::vector<double> acc = {1, 0, 1, 1};
   EXPECT_DOUBLE_EQ(mean(acc), 0.75);
-  EXPECT_DOUBLE_EQ(mean_stderr(acc), 0.25);
+  EXPECT_DOUBLE_EQ(mean_stderr(acc).value(), 0.25);
   // [2, 4, 9]: mean 5, deviations 9 + 1 + 16 = 26, variance 13, stderr sqrt(13/3).
-  EXPECT_NEAR(mean_stderr({2, 4, 9}), std::sqrt(13.0 / 3.0), 1e-12);
-  EXPECT_TRUE(std::isnan(mean_stderr({1.0})));
+  EXPECT_NEAR(mean_stderr({2, 4, 9}).value(), std::sqrt(13.0 / 3.0), 1e-12);
+  EXPECT_FALSE(mean_stderr({1.0}).has_value());
   EXPECT_TRUE(std::isnan(mean({})));
 }
 

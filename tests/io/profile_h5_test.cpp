@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstddef>
 
 #include <gtest/gtest.h>
@@ -177,7 +178,7 @@ void write_full_profile(const std::string& path) {
   w.set_memory({{0, 11, 0}, {1, 12, 0}, {2, 13, 0}});
   w.set_memory({{0, 100, 5}, {1, 200, 6}});  // replaces
   w.set_layer_map({{0}, {1}, {2, 3}, {4}});
-  w.add_eval({{"wikitext", "word_perplexity", "pruned", 12.5, 0.25}});
+  w.add_eval({{"wikitext", "word_perplexity", "pruned", 12.5, 0.25}, {"multi30k_de_en", "bleu", "pruned", 3.5, std::nullopt}});
 }
 
 TEST(ProfileH5, SchemaAndValuesThroughTheCApi) {
@@ -295,7 +296,23 @@ TEST(ProfileH5, SchemaAndValuesThroughTheCApi) {
                                 {"model", H5T_STRING, 0},
                                 {"value", H5T_FLOAT, 8},
                                 {"stderr", H5T_FLOAT, 8}}),
-            1u);
+            2u);
+  {  // the metric without a standard error stores NaN, as readers of the file expect
+    struct Pair {
+      double value, std_error;
+    };
+    const hid_t ds = H5Dopen2(file, "eval", H5P_DEFAULT);
+    const hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(Pair));
+    H5Tinsert(t, "value", HOFFSET(Pair, value), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "stderr", HOFFSET(Pair, std_error), H5T_NATIVE_DOUBLE);
+    Pair rows[2];
+    ASSERT_GE(H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows), 0);
+    EXPECT_EQ(rows[0].std_error, 0.25);
+    EXPECT_TRUE(std::isnan(rows[1].std_error));
+    EXPECT_EQ(rows[1].value, 3.5);
+    H5Dclose(ds);
+    H5Tclose(t);
+  }
   H5Fclose(file);
 }
 
@@ -327,12 +344,14 @@ TEST(ProfileH5, ReaderRoundTrip) {
   EXPECT_EQ(d.memory[1].peak_rss_bytes, 200);
   EXPECT_EQ(d.memory[1].peak_device_bytes, 6);
   EXPECT_EQ(d.layer_map, (std::vector<std::vector<int64_t>>{{0}, {1}, {2, 3}, {4}}));
-  ASSERT_EQ(d.eval.size(), 1u);
+  ASSERT_EQ(d.eval.size(), 2u);
   EXPECT_EQ(d.eval[0].task, "wikitext");
   EXPECT_EQ(d.eval[0].metric, "word_perplexity");
   EXPECT_EQ(d.eval[0].model, "pruned");
   EXPECT_EQ(d.eval[0].value, 12.5);
   EXPECT_EQ(d.eval[0].std_error, 0.25);
+  EXPECT_EQ(d.eval[1].metric, "bleu");
+  EXPECT_FALSE(d.eval[1].std_error.has_value());  // NaN in the file, none in memory
 }
 
 TEST(ProfileH5, EmptyProfileHasEveryTable) {

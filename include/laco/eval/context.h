@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,11 +24,11 @@ struct EvalContext {
   int64_t max_length = 512;  // tokens per forward row (the harness's max_length)
 };
 
-// One reported number; std_error is NaN when the metric has none.
+// One reported number and its standard error, where the metric has one.
 struct MetricValue {
   std::string metric;
   double value = 0.0;
-  double std_error = std::nan("");
+  std::optional<double> std_error = std::nullopt;
 };
 
 // Half-open range [begin, end).

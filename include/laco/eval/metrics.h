@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,8 +90,8 @@ size_t select_acc_norm(const std::vector<double>& logliks, const std::vector<std
 
 // Arithmetic mean; NaN for an empty vector.
 double mean(const std::vector<double>& values);
-// lm-eval's mean_stderr: sample standard deviation (n - 1) / sqrt(n); NaN when n < 2.
-double mean_stderr(const std::vector<double>& values);
+// lm-eval's mean_stderr: sample standard deviation (n - 1) / sqrt(n); none when n < 2.
+std::optional<double> mean_stderr(const std::vector<double>& values);
 // lm-eval's `perplexity` aggregation (LAMBADA): exp(-mean(logliks)).
 double perplexity(const std::vector<double>& logliks);
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,8 @@ struct MemoryRow {
 // One evaluation result (/eval).
 struct EvalRow {
   std::string task, metric, model;
-  double value = 0.0, std_error = 0.0;  // stored as field "stderr"
+  double value = 0.0;
+  std::optional<double> std_error = std::nullopt;  // field "stderr", NaN where there is none
 };
 
 struct ProfileData {
