@@ -9,7 +9,7 @@
 
 #include "laco/core/openblas_core.h"
 #include "laco/core/resources.h"
-#include "laco/dist/coordinator.h"
+#include "laco/prune/candidate_evaluator.h"
 #include "laco/dist/mpi_communicator.h"
 
 using namespace laco;
@@ -34,7 +34,7 @@ Result run(const model::LayerTable& table, const std::vector<std::vector<int64_t
   auto own = prune::prepare_batches(m, samples, batches, mine, cache, p.lowest, p.highest - p.merge_layers + 1);
   const uint64_t bytes = prune::cache_bytes(own);
   dist::LocalCommunicator comm;
-  dist::ReplicaEvaluator ev(m, comm, dist::make_plan(1, 0), std::move(own), static_cast<int64_t>(samples.size()),
+  prune::CandidateEvaluator ev(m, comm, dist::make_plan(1, 0), std::move(own), static_cast<int64_t>(samples.size()),
                             {prune::MergeSpec{}, prune::Representation::kFlat, cache, early, threshold});
   prune::CollapseState s = prune::initial_state(p);
   prune::run_collapse(p, ev, s);

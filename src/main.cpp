@@ -2,6 +2,8 @@
 // dispatch to a subcommand, and map failures to exit codes (0 ok, 2 bad input,
 // 1 internal error). Bad input is detected identically on every rank, so rank 0
 // prints it once and every rank finalizes; a failure of one rank alone aborts the job.
+#include <malloc.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -37,6 +39,8 @@ commands:
   tokenize            --tokenizer DIR_OR_FILE (--text STR | --file PATH) [--json] [--no-special]
   detokenize          --tokenizer DIR_OR_FILE --ids 1,2,3
   report PROFILE.h5   print a profile's candidate and phase tables, write an SVG
+  plan CONFIG.toml    memory per rank and node, and the placement auto picks (config.json only):
+                      [--nodes N] [--ranks-per-node R] [--device-memory 80GB] [--host-memory 1TB]
 
 Each command prints its options and an example with: laco_dist COMMAND --help
 
@@ -55,6 +59,7 @@ const std::map<std::string, Command>& commands() {
       {"inspect", laco::cli::cmd_inspect},   {"generate", laco::cli::cmd_generate},
       {"convert", laco::cli::cmd_convert},   {"tokenize", laco::cli::cmd_tokenize},
       {"detokenize", laco::cli::cmd_detokenize}, {"report", laco::cli::cmd_report},
+      {"plan", laco::cli::cmd_plan},
   };
   return table;
 }
@@ -107,7 +112,7 @@ int run(std::vector<std::string> argv, laco::dist::Communicator& world) {
   if (it == commands().end()) {
     throw laco::InputError("unknown command '" + name +
                            "' (expected prune, eval, inspect, generate, convert, tokenize, "
-                           "detokenize, report; see laco_dist --help)");
+                           "detokenize, report, plan; see laco_dist --help)");
   }
   return it->second(rest, world);
 }
@@ -154,6 +159,10 @@ int not_agreed_input_error(const char* what, const laco::dist::Communicator& wor
 
 int main(int argc, char** argv) {
   laco::use_suited_openblas_kernels();
+  // Weights and activations of 4 MB and more get their own mappings, returned when freed:
+  // glibc's adaptive threshold would otherwise serve them from a heap that keeps freed
+  // layers, and the memory plan (and a streamed 70B rank) could not count on that memory.
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
   std::unique_ptr<laco::dist::MpiRuntime> mpi;
   std::unique_ptr<laco::dist::Communicator> world_ptr;
   if (launched_by_mpi()) {

@@ -79,6 +79,9 @@ const std::vector<Field>& fields() {
     t.push_back(LACO_FIELD(model, dtype).one_of(kDtypes));
     t.push_back(LACO_FIELD(model, device).one_of({"cpu", "cuda"}));
     t.push_back(LACO_FIELD(model, threads));
+    t.push_back(LACO_FIELD(model, placement).one_of({"auto", "resident", "stream"}).unhashed());
+    t.push_back(LACO_FIELD(model, memory_budget).unhashed());
+    t.push_back(LACO_FIELD(model, stream_waves).unhashed());
     t.push_back(LACO_FIELD(calibration, file).as_path());
     t.push_back(LACO_FIELD(calibration, samples));
     t.push_back(LACO_FIELD(calibration, max_tokens));
@@ -426,6 +429,9 @@ void validate(const RunConfig& c) {
                    c.where("model.dtype"), m.device, c.where("model.device"));
   require(c, m.threads >= 0 && m.threads <= kMaxThreads, "model.threads", m.threads,
           fmt::format("an integer from 0 (automatic) to {}", kMaxThreads));
+  require(c, m.stream_waves >= 1 && m.stream_waves <= 64, "model.stream_waves", m.stream_waves,
+          "an integer from 1 to 64");
+  if (!m.memory_budget.empty()) parse_size(m.memory_budget, c.where("model.memory_budget") + ": model.memory_budget");
   const CalibrationSection& cal = c.calibration;
   require(c, cal.samples >= 1, "calibration.samples", cal.samples, "an integer >= 1");
   require(c, cal.max_tokens >= 2, "calibration.max_tokens", cal.max_tokens, "an integer >= 2");

@@ -46,17 +46,21 @@ void remove_file(const fs::path& p) {
   LACO_INPUT_CHECK(!ec, "cannot remove stale '{}': {}", p.string(), ec.message());
 }
 
-void copy_file_atomic(const fs::path& from, const fs::path& to) {
+// Returns the bytes copied.
+uint64_t copy_file_atomic(const fs::path& from, const fs::path& to) {
   std::ifstream in(from, std::ios::binary);
   LACO_INPUT_CHECK(in.good(), "cannot read '{}' to copy it: {}", from.string(), std::strerror(errno));
   AtomicFile out(to.string());
   std::vector<char> buf(1 << 20);
+  uint64_t bytes = 0;
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     if (in.gcount() > 0) out.write(buf.data(), static_cast<size_t>(in.gcount()));
+    bytes += static_cast<uint64_t>(in.gcount());
   }
   LACO_INPUT_CHECK(in.eof(), "reading '{}' failed while copying it", from.string());
   out.commit();
+  return bytes;
 }
 
 // Tracks object keys per nesting level so a repeated key is an error, not silently dropped.
@@ -122,8 +126,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   out.commit();
 }
 
-void write_checkpoint(const std::string& dir, const nlohmann::json& config, const std::vector<NamedTensor>& tensors,
-                      uint64_t max_shard_bytes, const std::string& copy_from_dir) {
+void clear_checkpoint_dir(const std::string& dir, const std::string& copy_from_dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   LACO_INPUT_CHECK(!ec && fs::is_directory(dir), "cannot create output directory '{}': {}", dir,
@@ -131,8 +134,7 @@ void write_checkpoint(const std::string& dir, const nlohmann::json& config, cons
   LACO_INPUT_CHECK(copy_from_dir.empty() || fs::is_directory(copy_from_dir),
                    "cannot copy tokenizer and other files from '{}': not a directory", copy_from_dir);
   const fs::path root(dir);
-
-  // 1. config.json goes first (made durable), then the weights it described.
+  // config.json goes first (made durable), then the weights it described.
   if (fs::exists(root / "config.json")) {
     remove_file(root / "config.json");
     fsync_dir(dir);
@@ -142,19 +144,29 @@ void write_checkpoint(const std::string& dir, const nlohmann::json& config, cons
     if (entry.is_regular_file() && is_stale_weight_file(name)) remove_file(entry.path());
   }
   fsync_dir(dir);
+}
 
-  // 2. weights, 3. the other files of the source checkpoint.
-  write_weights(dir, tensors, max_shard_bytes);
+uint64_t finish_checkpoint(const std::string& dir, const nlohmann::json& config, const std::string& copy_from_dir) {
+  const fs::path root(dir);
+  uint64_t bytes = 0;
   if (!copy_from_dir.empty() && !fs::equivalent(copy_from_dir, dir)) {
     for (const auto& entry : fs::directory_iterator(copy_from_dir)) {
       const std::string name = entry.path().filename().string();
       if (!entry.is_regular_file() || is_excluded_from_copy(name)) continue;
-      copy_file_atomic(entry.path(), root / name);
+      bytes += copy_file_atomic(entry.path(), root / name);
     }
   }
+  // config.json last: its presence now means everything before it is on disk.
+  const std::string text = config.dump(2) + "\n";
+  write_file_atomic((root / "config.json").string(), text);
+  return bytes + text.size();
+}
 
-  // 4. config.json last: its presence now means everything above is on disk.
-  write_file_atomic((root / "config.json").string(), config.dump(2) + "\n");
+void write_checkpoint(const std::string& dir, const nlohmann::json& config, const std::vector<NamedTensor>& tensors,
+                      uint64_t max_shard_bytes, const std::string& copy_from_dir) {
+  clear_checkpoint_dir(dir, copy_from_dir);       // 1.
+  write_weights(dir, tensors, max_shard_bytes);   // 2.
+  finish_checkpoint(dir, config, copy_from_dir);  // 3. and 4.
 }
 
 }  // namespace laco::io

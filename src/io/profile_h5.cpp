@@ -91,7 +91,7 @@ struct PhaseRecord {
   int32_t rank;
   const char* phase;
   double t_start, t_end;
-  int64_t bytes;
+  int64_t bytes, layers;
 };
 struct LayerMapRecord {
   int64_t new_layer, orig_layer;
@@ -154,6 +154,7 @@ hid_t phase_type() {
                                       {"t_start", offsetof(R, t_start), H5T_NATIVE_DOUBLE},
                                       {"t_end", offsetof(R, t_end), H5T_NATIVE_DOUBLE},
                                       {"bytes", offsetof(R, bytes), H5T_NATIVE_INT64},
+                                      {"layers", offsetof(R, layers), H5T_NATIVE_INT64},
                                   });
 }
 
@@ -164,6 +165,8 @@ hid_t memory_type() {
                            {"rank", offsetof(R, rank), H5T_NATIVE_INT32},
                            {"peak_rss_bytes", offsetof(R, peak_rss_bytes), H5T_NATIVE_INT64},
                            {"peak_device_bytes", offsetof(R, peak_device_bytes), H5T_NATIVE_INT64},
+                           {"peak_anon_bytes", offsetof(R, peak_anon_bytes), H5T_NATIVE_INT64},
+                           {"baseline_anon_bytes", offsetof(R, baseline_anon_bytes), H5T_NATIVE_INT64},
                        });
 }
 
@@ -437,7 +440,7 @@ void ProfileWriter::add_candidates(const std::vector<CandidateRow>& rows) {
 void ProfileWriter::add_phases(const std::vector<PhaseRow>& rows) {
   LACO_CHECK(file_ >= 0, "profile {} is closed", path_);
   std::vector<PhaseRecord> records;
-  for (const auto& r : rows) records.push_back({r.rank, r.phase.c_str(), r.t_start, r.t_end, r.bytes});
+  for (const auto& r : rows) records.push_back({r.rank, r.phase.c_str(), r.t_start, r.t_end, r.bytes, r.layers});
   guarded(path_, [&] { write_rows(file_, kPhases, 0, records.data(), records.size(), true); });
   flush();
 }
@@ -503,7 +506,7 @@ ProfileData read_profile_unchecked(const std::string& path) {
     });
     read_rows<PhaseRecord>(file, kPhases, [&](const std::vector<PhaseRecord>& rows) {
       for (const auto& r : rows) {
-        data.phases.push_back({r.rank, r.phase ? r.phase : "", r.t_start, r.t_end, r.bytes});
+        data.phases.push_back({r.rank, r.phase ? r.phase : "", r.t_start, r.t_end, r.bytes, r.layers});
       }
     });
     read_rows<MemoryRow>(file, kMemory, [&](const std::vector<MemoryRow>& rows) {

@@ -312,10 +312,11 @@ std::string format_phase_table(const ProfileData& data) {
     s += fmt::format("load imbalance (max / mean busy): {:.3f}\n", max / (sum / ranks));
   }
   if (!data.memory.empty()) {
-    s += fmt::format("{:<6} {:>14} {:>14}\n", "rank", "peak RSS", "peak device");
+    // RSS counts the mapped checkpoint pages; anonymous memory is what the rank owns.
+    s += fmt::format("{:<6} {:>14} {:>14} {:>14}\n", "rank", "peak RSS", "peak anon", "peak device");
     for (const auto& m : data.memory) {
-      s += fmt::format("{:<6} {:>14} {:>14}\n", m.rank, human_bytes(m.peak_rss_bytes),
-                       human_bytes(m.peak_device_bytes));
+      s += fmt::format("{:<6} {:>14} {:>14} {:>14}\n", m.rank, human_bytes(m.peak_rss_bytes),
+                       human_bytes(m.peak_anon_bytes), human_bytes(m.peak_device_bytes));
     }
   }
   return s;

@@ -23,8 +23,8 @@ uint64_t byte_size(const at::Tensor& t) {
 
 }  // namespace
 
-void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+uint64_t write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                           const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
   nlohmann::json meta = nlohmann::json::object();
   for (const auto& [k, v] : metadata) meta[k] = v;
@@ -55,44 +55,62 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
     out.write(c.data_ptr(), byte_size(c));
   }
   out.commit();
+  return 8 + json.size() + offset;
+}
+
+ShardPlan plan_shards(const std::vector<NamedTensor>& tensors, uint64_t max_shard_bytes, const std::string& dir) {
+  LACO_CHECK(max_shard_bytes > 0, "max_shard_bytes must be positive (writing '{}')", dir);
+  ShardPlan plan;
+  plan.shards.emplace_back();
+  std::set<std::string> seen;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    LACO_CHECK(seen.insert(tensors[i].first).second, "tensor name '{}' given twice for '{}'", tensors[i].first, dir);
+    const uint64_t bytes = byte_size(tensors[i].second);
+    if (plan.shards.back().count > 0 && plan.shards.back().bytes + bytes > max_shard_bytes)
+      plan.shards.push_back({"", i, 0, 0});
+    plan.shards.back().count += 1;
+    plan.shards.back().bytes += bytes;
+    plan.total_bytes += bytes;
+  }
+  const size_t n = plan.shards.size();
+  for (size_t i = 0; i < n; ++i)
+    plan.shards[i].file = n == 1 ? "model.safetensors" : fmt::format("model-{:05d}-of-{:05d}.safetensors", i + 1, n);
+  return plan;
+}
+
+uint64_t write_shard(const std::string& dir, const ShardPlan& plan, size_t i, const std::vector<NamedTensor>& tensors) {
+  const ShardPlan::Shard& s = plan.shards.at(i);
+  LACO_CHECK(s.first + s.count <= tensors.size(), "shard {} of '{}' needs tensors up to {}, got {}", s.file, dir,
+             s.first + s.count, tensors.size());
+  const auto begin = tensors.begin() + static_cast<std::ptrdiff_t>(s.first);
+  return write_safetensors((std::filesystem::path(dir) / s.file).string(),
+                           std::vector<NamedTensor>(begin, begin + static_cast<std::ptrdiff_t>(s.count)));
+}
+
+uint64_t write_shard_index(const std::string& dir, const ShardPlan& plan, const std::vector<NamedTensor>& tensors) {
+  LACO_CHECK(plan.indexed(), "'{}' has a single weight file: no index to write", dir);
+  nlohmann::json weight_map = nlohmann::json::object();
+  for (const ShardPlan::Shard& s : plan.shards)
+    for (size_t k = s.first; k < s.first + s.count; ++k) weight_map[tensors.at(k).first] = s.file;
+  const nlohmann::json index = {{"metadata", {{"total_size", plan.total_bytes}}}, {"weight_map", weight_map}};
+  const std::string text = index.dump(2) + "\n";
+  write_file_atomic((std::filesystem::path(dir) / "model.safetensors.index.json").string(), text);
+  return text.size();
 }
 
 std::vector<std::string> write_weights(const std::string& dir, const std::vector<NamedTensor>& tensors,
                                        uint64_t max_shard_bytes) {
-  LACO_CHECK(max_shard_bytes > 0, "max_shard_bytes must be positive (writing '{}')", dir);
-  // Greedy in the given order, as transformers does: a new shard starts when the next
-  // tensor would overflow the current one; a tensor larger than the limit gets its own.
-  std::vector<std::vector<NamedTensor>> shards(1);
-  uint64_t total = 0, current = 0;
-  std::set<std::string> seen;
-  for (const auto& nt : tensors) {
-    LACO_CHECK(seen.insert(nt.first).second, "tensor name '{}' given twice for '{}'", nt.first, dir);
-    const uint64_t bytes = byte_size(nt.second);
-    if (!shards.back().empty() && current + bytes > max_shard_bytes) {
-      shards.emplace_back();
-      current = 0;
-    }
-    shards.back().push_back(nt);
-    current += bytes;
-    total += bytes;
-  }
-  const std::filesystem::path root(dir);
-  if (shards.size() == 1) {
-    write_safetensors((root / "model.safetensors").string(), tensors);
-    return {"model.safetensors"};
-  }
+  const ShardPlan plan = plan_shards(tensors, max_shard_bytes, dir);
   std::vector<std::string> written;
-  nlohmann::json weight_map = nlohmann::json::object();
-  for (size_t i = 0; i < shards.size(); ++i) {
-    const std::string name = fmt::format("model-{:05d}-of-{:05d}.safetensors", i + 1, shards.size());
-    write_safetensors((root / name).string(), shards[i]);
-    for (const auto& nt : shards[i]) weight_map[nt.first] = name;
-    written.push_back(name);
+  for (size_t i = 0; i < plan.shards.size(); ++i) {
+    write_shard(dir, plan, i, tensors);
+    written.push_back(plan.shards[i].file);
   }
   // The index last: it only ever names shards that are already complete.
-  nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-  write_file_atomic((root / "model.safetensors.index.json").string(), index.dump(2) + "\n");
-  written.push_back("model.safetensors.index.json");
+  if (plan.indexed()) {
+    write_shard_index(dir, plan, tensors);
+    written.push_back("model.safetensors.index.json");
+  }
   return written;
 }
 

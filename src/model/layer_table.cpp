@@ -34,9 +34,11 @@ void check_tensor(const io::WeightSource& w, const std::string& name, const std:
 
 // Fetches a checked tensor, converts it to dtype/device, and refuses non-finite values
 // (checked here, when the tensor is first used, not by a scan of the whole checkpoint).
-at::Tensor fetch(const io::WeightSource& w, const std::string& name, c10::ScalarType dtype, c10::Device device) {
+at::Tensor fetch_checked(const io::WeightSource& w, const std::string& name, c10::ScalarType dtype, c10::Device device,
+                 bool check_finite = true) {
   at::Tensor t = w.get(name);
   if (t.scalar_type() != dtype || device != t.device()) t = t.to(device, dtype);
+  if (!check_finite) return t;
   LACO_INPUT_CHECK(at::isfinite(t).all().item<bool>(),
                    "tensor '{}' in {} holds non-finite values (NaN or Inf){}", name, w.file_of(name),
                    at::isfinite(w.get(name)).all().item<bool>()
@@ -105,10 +107,11 @@ LayerTable LayerTable::load(const ModelConfig& c, const io::WeightSource& w, c10
   t.config_ = c;
   t.arch_ = &arch_for(c);
   t.dtype_ = dtype;
+  t.device_ = device;
   t.layers_.resize(static_cast<size_t>(c.num_hidden_layers));
   for_each_tensor(c, *t.arch_, [&](const std::string& name, const std::vector<int64_t>&, const GlobalTensorSpec* g,
                                  const LayerTensorSpec* spec, int64_t l) {
-    at::Tensor x = fetch(w, name, dtype, device);
+    at::Tensor x = fetch_checked(w, name, dtype, device);
     if (spec) {
       t.layers_[static_cast<size_t>(l)][spec->role] = x;
     } else if (g->role == GlobalRole::kEmbed) {
@@ -150,6 +153,70 @@ LayerTable LayerTable::random(const ModelConfig& c, uint64_t seed, c10::ScalarTy
   return t;
 }
 
+LayerTable LayerTable::open_streamed(const ModelConfig& c, const io::WeightSource& w, c10::ScalarType dtype,
+                                     c10::Device device) {
+  check_weights(c, w);
+  LayerTable t;
+  t.config_ = c;
+  t.arch_ = &arch_for(c);
+  t.dtype_ = dtype;
+  t.device_ = device;
+  t.source_ = w;
+  t.layers_.resize(static_cast<size_t>(c.num_hidden_layers));
+  for_each_tensor(c, *t.arch_, [&](const std::string& name, const std::vector<int64_t>&, const GlobalTensorSpec* g,
+                                 const LayerTensorSpec* spec, int64_t l) {
+    if (spec) {
+      t.layers_[static_cast<size_t>(l)][spec->role] = w.get(name);  // the mmap view
+    } else if (g->role == GlobalRole::kEmbed) {
+      t.embed_ = w.get(name);
+      LACO_INPUT_CHECK(at::isfinite(t.embed_).all().item<bool>(),
+                       "tensor '{}' in {} holds non-finite values (NaN or Inf)", name, w.file_of(name));
+    } else if (g->role == GlobalRole::kFinalNorm) {
+      t.norm_ = fetch_checked(w, name, dtype, device);
+    } else if (g->role == GlobalRole::kLmHead) {
+      t.lm_head_ = w.get(name);
+    }
+  });
+  if (c.tie_word_embeddings) t.lm_head_ = t.embed_;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) t.layer_map_.push_back({l});
+  t.merged_.assign(t.layers_.size(), 0);
+  t.checked_.assign(t.layers_.size(), 0);
+  return t;
+}
+
+at::Tensor LayerTable::fetch_tensor(int64_t i, Role role) const {
+  const at::Tensor& stored = layer(i)[role];
+  if (!streamed() || !stored.defined()) return stored;
+  const auto idx = static_cast<size_t>(i);
+  at::Tensor out;
+  if (merged_[idx]) {
+    out = stored.to(device_);
+  } else {  // an original layer: convert from the mmap, checking its values the first time
+    const int64_t orig = layer_map_[idx].front();
+    for (const auto& spec : arch_->layer_tensors)
+      if (spec.role == role)
+        out = fetch_checked(*source_, layer_tensor_name(*arch_, orig, spec), dtype_, device_, !checked_[static_cast<size_t>(orig)]);
+  }
+  traffic_.bytes += static_cast<uint64_t>(out.nbytes());
+  return out;
+}
+
+LayerWeights LayerTable::fetch(int64_t i) const {
+  if (!streamed()) return layer(i);
+  LayerWeights w;
+  for (const auto& spec : arch_->layer_tensors) w[spec.role] = fetch_tensor(i, spec.role);
+  if (!merged_[static_cast<size_t>(i)]) checked_[static_cast<size_t>(layer_map_[static_cast<size_t>(i)].front())] = 1;
+  ++traffic_.layers;
+  return w;
+}
+
+at::Tensor LayerTable::embed(const at::Tensor& ids) const {
+  if (!streamed()) return at::embedding(embed_, ids.to(device_));
+  return at::embedding(embed_, ids.to(embed_.device())).to(device_, dtype_);  // rows only
+}
+
+at::Tensor LayerTable::lm_head() const { return streamed() ? lm_head_.to(device_, dtype_) : lm_head_; }
+
 const LayerWeights& LayerTable::layer(int64_t i) const {
   LACO_CHECK(i >= 0 && i < num_layers(), "layer {} out of range [0, {})", i, num_layers());
   return layers_[static_cast<size_t>(i)];
@@ -163,6 +230,12 @@ void LayerTable::collapse(int64_t first, int64_t last, LayerWeights merged) {
     const auto& m = layer_map_[static_cast<size_t>(i)];
     originals.insert(originals.end(), m.begin(), m.end());
   }
+  if (streamed()) {  // merged layers wait on the host between uses
+    for (auto& x : merged.t)
+      if (x.defined()) x = x.to(c10::Device(c10::kCPU));
+    merged_.erase(merged_.begin() + first + 1, merged_.begin() + last + 1);
+    merged_[static_cast<size_t>(first)] = 1;
+  }
   layers_.erase(layers_.begin() + first + 1, layers_.begin() + last + 1);
   layers_[static_cast<size_t>(first)] = std::move(merged);
   layer_map_.erase(layer_map_.begin() + first + 1, layer_map_.begin() + last + 1);
@@ -170,6 +243,7 @@ void LayerTable::collapse(int64_t first, int64_t last, LayerWeights merged) {
 }
 
 std::vector<io::NamedTensor> LayerTable::named_tensors() const {
+  LACO_CHECK(!streamed(), "named_tensors() of a streamed table (its layers are in the checkpoint dtype)");
   auto global = [&](GlobalRole role) -> std::string {
     for (const auto& g : arch_->global_tensors)
       if (g.role == role) return g.name;
@@ -191,6 +265,13 @@ std::vector<io::NamedTensor> LayerTable::named_tensors() const {
 
 uint64_t LayerTable::bytes() const {
   uint64_t n = 0;
+  if (streamed()) {  // what the table owns besides the mmap: the final norm and merged layers
+    n = static_cast<uint64_t>(norm_.nbytes());
+    for (size_t i = 0; i < layers_.size(); ++i)
+      for (const auto& x : layers_[i].t)
+        if (merged_[i] && x.defined()) n += static_cast<uint64_t>(x.nbytes());
+    return n;
+  }
   for (const auto& [name, t] : named_tensors()) n += static_cast<uint64_t>(t.nbytes());
   return n;
 }

@@ -71,7 +71,7 @@ at::Tensor Transformer::embed(const at::Tensor& ids) const {
     LACO_INPUT_CHECK(lo >= 0 && hi < vocab, "token id {} is outside the model's vocabulary [0, {})",
                      lo < 0 ? lo : hi, vocab);
   }
-  return at::embedding(table_.embed_tokens(), ids.to(device()));  // (B, T, D)
+  return table_.embed(ids);  // (B, T, D)
 }
 
 BatchContext Transformer::make_context(const at::Tensor& attention_mask, int64_t num_queries) const {
@@ -149,7 +149,7 @@ at::Tensor Transformer::run_layers(at::Tensor h, int64_t first, int64_t last, co
              first, last, num_layers());
   for (int64_t l = first; l < last; ++l) {
     if (hook) hook(l, h);
-    h = run_layer(h, table_.layer(l), ctx, cache, l);
+    h = run_layer(h, table_.fetch(l), ctx, cache, l);
   }
   return h;
 }

@@ -41,6 +41,7 @@ std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
   const int64_t cached = cache ? std::max<int64_t>(0, cache_last - cache_first) : 0;
   const auto opts = at::TensorOptions().dtype(model.dtype()).device(model.device());
   std::vector<CalibrationBatch> out;
+  std::vector<size_t> run_here;  // batches this peer computes
   for (size_t k = 0; k < mine.size(); ++k) {
     const dist::MicroBatch& mb = batches.at(static_cast<size_t>(mine[k]));
     CalibrationBatch cb;
@@ -56,16 +57,7 @@ std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
     cb.ctx = model.make_context(cb.mask, mb.max_length);
     cb.cache_first = cache_first;
     if (static_cast<int>(k % static_cast<size_t>(width)) == me) {
-      model::LayerHook hook;
-      if (cache) {
-        hook = [&](int64_t layer, const at::Tensor& h) {
-          if (layer >= cache_first && layer < cache_last) cb.inputs.push_back(h.contiguous());
-        };
-      }
-      at::Tensor h = model.run_layers(model.embed(cb.ids), 0, model.num_layers(), cb.ctx, hook);
-      cb.reference = model.final_norm(h).contiguous();
-      LACO_CHECK(static_cast<int64_t>(cb.inputs.size()) == cached, "cached {} layer inputs, expected {}",
-                 cb.inputs.size(), cached);
+      run_here.push_back(k);
     } else {  // filled by the peer that runs this batch
       const std::vector<int64_t> shape = {mb.num_samples, mb.max_length, model.config().hidden_size};
       cb.reference = at::empty(shape, opts);
@@ -73,6 +65,25 @@ std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
     }
     out.push_back(std::move(cb));
   }
+  // Layer-major: each layer is fetched once and run on every batch (the same per-batch
+  // operations as batch-major, so bitwise the same states; a streamed table is read once).
+  std::vector<at::Tensor> h;
+  for (size_t k : run_here) h.push_back(model.embed(out[k].ids));
+  for (int64_t layer = 0; layer < model.num_layers(); ++layer) {
+    const model::LayerWeights w = model.table().fetch(layer);
+    for (size_t j = 0; j < run_here.size(); ++j) {
+      CalibrationBatch& cb = out[run_here[j]];
+      if (cached > 0 && layer >= cache_first && layer < cache_last) cb.inputs.push_back(h[j].contiguous());
+      h[j] = model.run_layer(h[j], w, cb.ctx);
+    }
+  }
+  for (size_t j = 0; j < run_here.size(); ++j) {
+    CalibrationBatch& cb = out[run_here[j]];
+    cb.reference = model.final_norm(h[j]).contiguous();
+    LACO_CHECK(static_cast<int64_t>(cb.inputs.size()) == cached, "cached {} layer inputs, expected {}",
+               cb.inputs.size(), cached);
+  }
+  h.clear();
   // Only after every peer has run its own batches, so the peers' compute overlaps.
   for (size_t k = 0; width > 1 && k < out.size(); ++k) {
     const int root = static_cast<int>(k % static_cast<size_t>(width));

@@ -13,13 +13,15 @@
 #include "laco/core/error.h"
 #include "laco/core/resources.h"
 #include "laco/dist/agree.h"
-#include "laco/dist/coordinator.h"
+#include "laco/dist/parallel_checkpoint.h"
 #include "laco/eval/runner.h"
 #include "laco/io/checkpoint.h"
 #include "laco/io/output_dir.h"
 #include "laco/io/path_guard.h"
 #include "laco/io/profile_h5.h"
+#include "laco/model/memory_plan.h"
 #include "laco/prune/calibration.h"
+#include "laco/prune/candidate_evaluator.h"
 #include "laco/prune/report.h"
 
 namespace laco::prune {
@@ -29,29 +31,34 @@ namespace fs = std::filesystem;
 const std::vector<std::string> kPhases = {"load", "tokenize", "reference", "cache",
                                           "candidate", "reduce", "apply", "save"};
 
-// Per-rank phase timings, gathered to rank 0 as rows of [rank, phase, t_start, t_end, bytes].
+// Per-rank phase timings, gathered to rank 0 as profile rows.
 class PhaseLog {
  public:
   PhaseLog(int rank, double origin) : rank_(rank), origin_(origin) {}
-  void add(const std::string& phase, double t0, double t1, int64_t bytes = 0) {
+  void add(const std::string& phase, double t0, double t1, int64_t bytes = 0, int64_t layers = 0) {
     const auto idx = std::find(kPhases.begin(), kPhases.end(), phase) - kPhases.begin();
-    rows_.insert(rows_.end(), {double(rank_), double(idx), t0 - origin_, t1 - origin_, double(bytes)});
+    LACO_CHECK(idx < static_cast<long>(kPhases.size()), "unknown phase '{}'", phase);
+    spans_.push_back({rank_, static_cast<int32_t>(idx), t0 - origin_, t1 - origin_, bytes, layers});
   }
   // Collective: every rank's new rows, on rank 0 as profile rows.
   std::vector<io::PhaseRow> gather(dist::Communicator& comm) {
-    std::vector<double> all = comm.gatherv(rows_, 0);
-    rows_.clear();
+    const std::vector<Span> all = comm.gather_structs(spans_, 0);
+    spans_.clear();
     std::vector<io::PhaseRow> out;
-    for (size_t i = 0; i + 4 < all.size(); i += 5)
-      out.push_back({static_cast<int32_t>(all[i]), kPhases[static_cast<size_t>(all[i + 1])], all[i + 2],
-                     all[i + 3], static_cast<int64_t>(all[i + 4])});
+    for (const Span& s : all)
+      out.push_back({s.rank, kPhases[static_cast<size_t>(s.phase)], s.t_start, s.t_end, s.bytes, s.layers});
     return out;
   }
 
  private:
+  struct Span {  // what a rank sends: one phase of one rank
+    int32_t rank, phase;
+    double t_start, t_end;
+    int64_t bytes, layers;
+  };
   int rank_;
   double origin_;
-  std::vector<double> rows_;
+  std::vector<Span> spans_;
 };
 
 CollapseParams collapse_params(const RunConfig& cfg, int64_t layers) {
@@ -72,11 +79,6 @@ void print_dry_run(const RunConfig& cfg, const model::ModelConfig& mc, const Col
   for (const auto& s : samples) tokens += static_cast<int64_t>(s.size());
   const int64_t first_k = std::min(p.merge_layers - 1, mc.num_hidden_layers - (p.highest - p.merge_layers) - 1);
   const int64_t worst = std::max<int64_t>(0, p.highest - p.merge_layers - p.lowest + 1);
-  const int64_t cached = cfg.laco.activation_cache ? worst : 0;  // one cached input per possible base layer
-  const double weights = double(model::parameter_count(mc)) * double(c10::elementSize(dtype));
-  const double cache = double(tokens) * double(mc.hidden_size) * double(c10::elementSize(dtype)) * double(cached + 1);
-  const double layer = double(model::parameter_count(mc) - mc.vocab_size * mc.hidden_size) / double(mc.num_hidden_layers);
-  const double scratch = layer * (double(c10::elementSize(dtype)) + 8.0);
   std::printf("dry run: configuration valid (%s)\n", cfg.source.c_str());
   std::printf("  model            %s (%s, %lld layers)\n", cfg.model.path.c_str(), mc.model_type.c_str(),
               static_cast<long long>(mc.num_hidden_layers));
@@ -88,8 +90,9 @@ void print_dry_run(const RunConfig& cfg, const model::ModelConfig& mc, const Col
   std::printf("  worst case       %lld candidates\n", static_cast<long long>(worst));
   std::printf("  calibration      %zu samples, %lld tokens\n", samples.size(), static_cast<long long>(tokens));
   std::printf("  ranks            %d = W %d x S %d\n", plan.world_size, plan.candidate_width, plan.data_shards);
-  std::printf("  memory per rank  weights %.1f MB, activation cache %.1f MB (all samples), scratch %.1f MB\n",
-              weights / 1e6, cache / 1e6, scratch / 1e6);
+  std::vector<int64_t> lengths;
+  for (const auto& s : samples) lengths.push_back(static_cast<int64_t>(s.size()));
+  std::fputs(model::memory_plan_table(cfg, mc, lengths, plan.world_size, ranks_on_node(plan.world_size)).c_str(), stdout);
 }
 
 // The original model must give finite hidden states on every real token, or no similarity
@@ -116,27 +119,49 @@ void print_candidate(const CandidateRecord& r, const CollapseParams& p, int64_t 
 }
 
 // Test-only fault injection (LACO_TEST_KILL_AFTER_ROUND / LACO_TEST_THROW_AFTER_ROUND,
-// LACO_TEST_FAULT_RANK, default 0): lets tests kill or fail a rank at a chosen round.
-void inject_fault(int rank, int64_t round) {
+// LACO_TEST_KILL_IN_SAVE, LACO_TEST_FAULT_RANK, default 0): lets tests kill or fail a rank
+// at a chosen round, or kill it after it wrote its k-th checkpoint shard.
+bool is_fault_rank(int rank) {
   const char* fault_rank = std::getenv("LACO_TEST_FAULT_RANK");
-  if (rank != (fault_rank ? std::atoi(fault_rank) : 0)) return;
+  return rank == (fault_rank ? std::atoi(fault_rank) : 0);
+}
+
+void inject_fault(int rank, int64_t round) {
+  if (!is_fault_rank(rank)) return;
   const char* kill = std::getenv("LACO_TEST_KILL_AFTER_ROUND");
   if (kill && std::atoll(kill) == round) std::raise(SIGKILL);
   const char* thr = std::getenv("LACO_TEST_THROW_AFTER_ROUND");
   if (thr && std::atoll(thr) == round) throw InternalError(fmt::format("injected failure on rank {} after round {}", rank, round));
 }
 
-// Rank 0: the checkpoint, rebuilt from the original weights in the output dtype by
-// replaying the accepted merges (float32 accumulation, one rounding).
-void write_pruned_checkpoint(const RunConfig& cfg, const model::ModelConfig& mc, const io::WeightSource& weights,
-                             const CollapseState& state, const MergeSpec& spec, const std::string& out_dir) {
+void inject_save_fault(int rank, int shards_written) {
+  const char* kill = std::getenv("LACO_TEST_KILL_IN_SAVE");
+  if (kill && is_fault_rank(rank) && std::atoi(kill) == shards_written) std::raise(SIGKILL);
+}
+
+// Collective: the checkpoint (dist/parallel_checkpoint.h), rebuilt from the original
+// weights in the output dtype by replaying the accepted merges (float32 accumulation, one
+// rounding). Replicated: every writing rank loads the whole table (mmap views where the
+// dtype matches) and replays every merge, then writes only its shards. `layer_map` is the
+// replica's, which the same merges produced. Returns the bytes this rank wrote.
+uint64_t write_pruned_checkpoint(const RunConfig& cfg, const model::ModelConfig& mc, const io::WeightSource& weights,
+                                 const CollapseState& state, const MergeSpec& spec,
+                                 const std::vector<std::vector<int64_t>>& layer_map, const std::string& out_dir,
+                                 dist::Communicator& world) {
   c10::ScalarType dtype = model::checkpoint_dtype(mc, weights);
   if (cfg.output.dtype != "same") dtype = model::parse_compute_dtype(cfg.output.dtype, "output.dtype");
-  model::LayerTable table = model::LayerTable::load(mc, weights, dtype, c10::Device(c10::kCPU));
-  replay_accepted(table, state.accepted, spec);
-  io::write_checkpoint(out_dir, model::pruned_config_json(mc, table.layer_map(), model::dtype_string(dtype)),
-                       table.named_tensors(), io::parse_size(cfg.output.shard_size, "output.shard_size"),
-                       cfg.model.path);
+  dist::CheckpointJob job;
+  job.dir = out_dir;
+  job.config = model::pruned_config_json(mc, layer_map, model::dtype_string(dtype));
+  job.max_shard_bytes = io::parse_size(cfg.output.shard_size, "output.shard_size");
+  job.copy_from_dir = cfg.model.path;
+  job.tensors = [&] {
+    model::LayerTable table = model::LayerTable::load(mc, weights, dtype, c10::Device(c10::kCPU));
+    replay_accepted(table, state.accepted, spec);
+    return table.named_tensors();
+  };
+  job.after_shard = [rank = world.rank(), n = 0]() mutable { inject_save_fault(rank, ++n); };
+  return dist::write_checkpoint(world, job).bytes;
 }
 
 void print_summary(const model::ModelConfig& mc, const CollapseState& s, int64_t final_layers,
@@ -181,7 +206,7 @@ class PruneRun {
     spdlog::info("{} ranks (W={} x S={}), {} threads per rank, {} samples", plan_.world_size,
                  plan_.candidate_width, plan_.data_shards, threads, samples_.size());
     open_profile();
-    dist::ReplicaEvaluator& evaluator = load_replica();
+    CandidateEvaluator& evaluator = load_replica();
     CollapseState state = initial_state(params_);
     if (resumed_) {
       state = std::move(*resumed_);
@@ -224,6 +249,27 @@ class PruneRun {
     phases_.add("tokenize", t0, wall_seconds());
     weights_ = io::WeightSource::open_dir(cfg_.model.path);
     model::check_weights(mc_, weights_);
+    resolve_placement();
+  }
+
+  // model.placement: an explicit one is taken (with a warning when the plan says it does
+  // not fit); auto takes what the memory plan picks for this rank's budget, or refuses.
+  // Placement changes no result, so ranks on different nodes may resolve it differently.
+  void resolve_placement() {
+    std::vector<int64_t> lengths;
+    for (const auto& s : samples_) lengths.push_back(static_cast<int64_t>(s.size()));
+    const int per_node = ranks_on_node(world_.size());
+    model::MemoryPlanInput in =
+        model::memory_plan_input(cfg_, mc_, lengths, (world_.size() + per_node - 1) / per_node, per_node);
+    in.budget = model::resolve_budget(cfg_, in.device, per_node, std::nullopt, std::nullopt, "", "");
+    const model::MemoryPlan plan = model::plan_memory(mc_, in);
+    if (in.placement == model::Placement::kAuto) {
+      placement_ = model::require_placement(plan);
+    } else {
+      placement_ = in.placement;
+      if (!plan.chosen) spdlog::warn("{} (the plan is an estimate; running as configured)", plan.reason);
+    }
+    placement_reason_ = plan.reason;
   }
 
   // No output may be an input (io/path_guard.h).
@@ -301,9 +347,14 @@ class PruneRun {
   }
 
   // The replica, the reference pass over this rank's micro-batches, and the evaluator.
-  dist::ReplicaEvaluator& load_replica() {
+  CandidateEvaluator& load_replica() {
+    baseline_anon_ = anon_rss_bytes();
     double t0 = wall_seconds();
-    model_ = std::make_unique<model::Transformer>(model::LayerTable::load(mc_, weights_, dtype_, device_));
+    const bool stream = placement_ == model::Placement::kStream;
+    if (rank_ == 0)
+      spdlog::info("placement: {} ({})", model::placement_name(placement_), placement_reason_);
+    model_ = std::make_unique<model::Transformer>(stream ? model::LayerTable::open_streamed(mc_, weights_, dtype_, device_)
+                                                         : model::LayerTable::load(mc_, weights_, dtype_, device_));
     phases_.add("load", t0, wall_seconds(), static_cast<int64_t>(model_->table().bytes()));
     t0 = wall_seconds();
     std::vector<int64_t> lengths;
@@ -318,19 +369,22 @@ class PruneRun {
     auto own = prepare_batches(*model_, samples_, batches, mine, cfg_.laco.activation_cache, params_.lowest,
                                cache_last, peers.get());
     phases_.add(cfg_.laco.activation_cache ? "cache" : "reference", t0, wall_seconds(),
-                static_cast<int64_t>(cache_bytes(own)));
+                static_cast<int64_t>(cache_bytes(own)), fetched_since_last().layers);
     dist::agree(world_, [&] { check_reference_finite(own); });
-    sample_device_memory();
-    dist::EvaluatorOptions eopt{spec_, rep_, cfg_.laco.activation_cache, cfg_.laco.early_reject, cfg_.laco.threshold};
-    evaluator_ = std::make_unique<dist::ReplicaEvaluator>(*model_, world_, plan_, std::move(own),
-                                                          static_cast<int64_t>(samples_.size()), eopt);
+    sample_memory();
+    EvaluatorOptions eopt{spec_, rep_, cfg_.laco.activation_cache, cfg_.laco.early_reject, cfg_.laco.threshold,
+                          cfg_.model.stream_waves};
+    evaluator_ = std::make_unique<CandidateEvaluator>(*model_, world_, plan_, std::move(own),
+                                                      static_cast<int64_t>(samples_.size()), eopt);
     return *evaluator_;
   }
 
   // After every round: progress lines, this rank's phases, and (rank 0) state + profile.
   void on_round(const CollapseState& s, size_t first_new) {
     if (first_new < s.records.size()) {
-      phases_.add("candidate", evaluator_->last_compute().start, evaluator_->last_compute().end);
+      const model::LayerTable::Traffic moved = fetched_since_last();  // this round's layer fetches
+      phases_.add("candidate", evaluator_->last_compute().start, evaluator_->last_compute().end,
+                  static_cast<int64_t>(moved.bytes), moved.layers);
       phases_.add("reduce", evaluator_->last_reduce().start, evaluator_->last_reduce().end);
       if (std::any_of(s.records.begin() + static_cast<long>(first_new), s.records.end(),
                       [](const CandidateRecord& r) { return r.accepted; }))
@@ -347,7 +401,7 @@ class PruneRun {
                       r.original_layers.back(), o.similarity, r.accepted, r.discarded, o.t_merge, o.t_forward,
                       o.t_reduce, o.finite});
     }
-    sample_device_memory();
+    sample_memory();
     auto phase_rows = phases_.gather(world_);
     if (rank_ == 0) {
       const double t0 = wall_seconds();
@@ -360,27 +414,38 @@ class PruneRun {
     inject_fault(rank_, s.rounds - 1);
   }
 
-  // GPU memory in use after the cache and after every round: the caching allocator keeps
-  // what it reserved, so the largest sample is the peak up to a round's transients.
-  void sample_device_memory() { peak_device_ = std::max(peak_device_, model::device_bytes_in_use(device_)); }
+  // GPU memory in use and RssAnon after the cache and after every round (the caching
+  // allocator keeps what it reserved, so the largest sample is the peak up to a round's
+  // transients; a streamed round samples RssAnon after every layer step as well).
+  void sample_memory() {
+    peak_device_ = std::max(peak_device_, model::device_bytes_in_use(device_));
+    peak_anon_ = std::max(peak_anon_, anon_rss_bytes());
+  }
 
-  // Every rank's peak memory to rank 0, which writes the checkpoint, report and summary.
+  // What the replica fetched since the last call (zero when resident).
+  model::LayerTable::Traffic fetched_since_last() {
+    const model::LayerTable::Traffic now = model_->table().traffic();
+    const model::LayerTable::Traffic delta{now.layers - traffic_.layers, now.bytes - traffic_.bytes};
+    traffic_ = now;
+    return delta;
+  }
+
+  // Every rank's peak memory to rank 0; every rank writes its share of the checkpoint (its
+  // "save" phase carries the bytes it wrote); rank 0 writes the report and the summary.
   void finish(CollapseState& state) {
-    std::vector<double> mem =
-        world_.gatherv(std::vector<double>{double(rank_), double(peak_rss_bytes()), double(peak_device_)}, 0);
-    auto last_phases = phases_.gather(world_);
-    if (rank_ != 0) return;
+    sample_memory();
+    const std::vector<io::MemoryRow> memory = world_.gather_structs(
+        std::vector<io::MemoryRow>{{rank_, peak_rss_bytes(), peak_device_, std::max(peak_anon_, evaluator_->peak_anon_bytes()), baseline_anon_}}, 0);
     const double t0 = wall_seconds();
     state.finished = true;
-    save_state(out_dir_, cfg_, fingerprint_, state);
-    write_pruned_checkpoint(cfg_, mc_, weights_, state, spec_, out_dir_);
+    if (rank_ == 0) save_state(out_dir_, cfg_, fingerprint_, state);
     const auto layer_map = model_->table().layer_map();
+    const uint64_t written = write_pruned_checkpoint(cfg_, mc_, weights_, state, spec_, layer_map, out_dir_, world_);
+    phases_.add("save", t0, wall_seconds(), static_cast<int64_t>(written));
+    auto last_phases = phases_.gather(world_);
+    if (rank_ != 0) return;
     const auto report = make_report(cfg_, mc_.num_hidden_layers, state, layer_map, wall_seconds() - t_start_);
     io::write_file_atomic(out_dir_ + "/laco_report.json", report.dump(2) + "\n");
-    std::vector<io::MemoryRow> memory;
-    for (size_t i = 0; i + 2 < mem.size(); i += 3)
-      memory.push_back({static_cast<int32_t>(mem[i]), static_cast<int64_t>(mem[i + 1]), static_cast<int64_t>(mem[i + 2])});
-    last_phases.push_back({0, "save", t0 - t_start_, wall_seconds() - t_start_, 0});
     profile_->add_phases(last_phases);
     profile_->set_memory(memory);
     profile_->set_layer_map(layer_map);
@@ -399,10 +464,13 @@ class PruneRun {
   Representation rep_ = Representation::kFlat;
   c10::ScalarType dtype_ = at::kFloat;
   c10::Device device_ = c10::Device(c10::kCPU);
-  int64_t peak_device_ = 0;
+  int64_t peak_device_ = 0, peak_anon_ = 0, baseline_anon_ = 0;
+  model::LayerTable::Traffic traffic_;
   dist::Plan plan_;
   CollapseParams params_;
   std::string out_dir_, profile_path_;
+  model::Placement placement_ = model::Placement::kResident;  // resolved: resident | stream
+  std::string placement_reason_;
   std::optional<CollapseState> resumed_;
   io::DirLock lock_;
   std::vector<std::vector<int64_t>> samples_;
@@ -410,7 +478,7 @@ class PruneRun {
   std::unique_ptr<io::ProfileWriter> profile_;
   io::WeightSource weights_;
   std::unique_ptr<model::Transformer> model_;
-  std::unique_ptr<dist::ReplicaEvaluator> evaluator_;
+  std::unique_ptr<CandidateEvaluator> evaluator_;
 };
 
 }  // namespace

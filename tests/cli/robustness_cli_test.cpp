@@ -196,7 +196,7 @@ TEST_F(Robustness, EverySubcommandPrintsItsHelp) {
   for (const auto& [name, cmd] : std::vector<std::pair<std::string, int (*)(const cli::CommandArgs&, dist::Communicator&)>>{
            {"prune", cli::cmd_prune}, {"eval", cli::cmd_eval}, {"inspect", cli::cmd_inspect},
            {"generate", cli::cmd_generate}, {"convert", cli::cmd_convert}, {"tokenize", cli::cmd_tokenize},
-           {"detokenize", cli::cmd_detokenize}, {"report", cli::cmd_report}}) {
+           {"detokenize", cli::cmd_detokenize}, {"report", cli::cmd_report}, {"plan", cli::cmd_plan}}) {
     for (const char* flag : {"--help", "-h"}) {
       try {
         cmd({flag}, world);

@@ -174,9 +174,9 @@ void write_full_profile(const std::string& path) {
   w.add_candidates({cands[0], cands[1]});
   w.add_candidates({cands[2]});
   w.add_phases({{0, "load", 0.0, 1.5, 1000}, {1, "load", 0.1, 1.2, 2000}});
-  w.add_phases({{2, "candidate", 2.0, 2.5, 0}});
+  w.add_phases({{2, "candidate", 2.0, 2.5, 4096, 7}});
   w.set_memory({{0, 11, 0}, {1, 12, 0}, {2, 13, 0}});
-  w.set_memory({{0, 100, 5}, {1, 200, 6}});  // replaces
+  w.set_memory({{0, 100, 5, 50, 20}, {1, 200, 6, 60, 30}});  // replaces
   w.set_layer_map({{0}, {1}, {2, 3}, {4}});
   w.add_eval({{"wikitext", "word_perplexity", "pruned", 12.5, 0.25}, {"multi30k_de_en", "bleu", "pruned", 3.5, std::nullopt}});
 }
@@ -234,12 +234,13 @@ TEST(ProfileH5, SchemaAndValuesThroughTheCApi) {
                                 {"phase", H5T_STRING, 0},
                                 {"t_start", H5T_FLOAT, 8},
                                 {"t_end", H5T_FLOAT, 8},
-                                {"bytes", H5T_INTEGER, 8}}),
+                                {"bytes", H5T_INTEGER, 8},
+                                {"layers", H5T_INTEGER, 8}}),
             3u);
   {  // phases values, read with the test's own type
     struct MyPhase {
       char* phase;
-      int64_t bytes;
+      int64_t bytes, layers;
       int32_t rank;
       double t_end;
     };
@@ -247,6 +248,7 @@ TEST(ProfileH5, SchemaAndValuesThroughTheCApi) {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(MyPhase));
     H5Tinsert(t, "phase", offsetof(MyPhase, phase), str);
     H5Tinsert(t, "bytes", offsetof(MyPhase, bytes), H5T_NATIVE_INT64);
+    H5Tinsert(t, "layers", offsetof(MyPhase, layers), H5T_NATIVE_INT64);
     H5Tinsert(t, "rank", offsetof(MyPhase, rank), H5T_NATIVE_INT32);
     H5Tinsert(t, "t_end", offsetof(MyPhase, t_end), H5T_NATIVE_DOUBLE);
     hid_t ds = H5Dopen2(file, "phases", H5P_DEFAULT);
@@ -258,6 +260,9 @@ TEST(ProfileH5, SchemaAndValuesThroughTheCApi) {
     EXPECT_EQ(rows[1].rank, 1);
     EXPECT_STREQ(rows[2].phase, "candidate");
     EXPECT_EQ(rows[2].t_end, 2.5);
+    EXPECT_EQ(rows[2].bytes, 4096);
+    EXPECT_EQ(rows[2].layers, 7);
+    EXPECT_EQ(rows[0].layers, 0);
     H5Dvlen_reclaim(t, space, H5P_DEFAULT, rows);
     H5Sclose(space);
     H5Dclose(ds);
@@ -268,7 +273,9 @@ TEST(ProfileH5, SchemaAndValuesThroughTheCApi) {
   EXPECT_EQ(check_table_schema(file, "memory",
                                {{"rank", H5T_INTEGER, 4},
                                 {"peak_rss_bytes", H5T_INTEGER, 8},
-                                {"peak_device_bytes", H5T_INTEGER, 8}}),
+                                {"peak_device_bytes", H5T_INTEGER, 8},
+                                {"peak_anon_bytes", H5T_INTEGER, 8},
+                                {"baseline_anon_bytes", H5T_INTEGER, 8}}),
             2u);  // the second set_memory replaced the first
   EXPECT_EQ(check_table_schema(file, "layer_map",
                                {{"new_layer", H5T_INTEGER, 8}, {"orig_layer", H5T_INTEGER, 8}}),
@@ -342,6 +349,8 @@ TEST(ProfileH5, ReaderRoundTrip) {
   EXPECT_EQ(d.phases[2].rank, 2);
   ASSERT_EQ(d.memory.size(), 2u);
   EXPECT_EQ(d.memory[1].peak_rss_bytes, 200);
+  EXPECT_EQ(d.memory[1].peak_anon_bytes, 60);
+  EXPECT_EQ(d.memory[1].baseline_anon_bytes, 30);
   EXPECT_EQ(d.memory[1].peak_device_bytes, 6);
   EXPECT_EQ(d.layer_map, (std::vector<std::vector<int64_t>>{{0}, {1}, {2, 3}, {4}}));
   ASSERT_EQ(d.eval.size(), 2u);

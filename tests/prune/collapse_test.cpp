@@ -4,7 +4,7 @@
 // written pruned checkpoint re-loads to the same hidden states (bitwise); the loop ends.
 #include <ATen/ATen.h>
 
-#include "laco/dist/coordinator.h"
+#include "laco/prune/candidate_evaluator.h"
 #include "laco/dist/mpi_communicator.h"
 #include "laco/io/checkpoint.h"
 #include "support/test_support.h"
@@ -90,8 +90,8 @@ CachedRun run_cached(const model::LayerTable& table, const Samples& samples, con
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
   auto own = prepare_batches(*run.model, samples, batches, all, cache, p.lowest, p.highest);
   dist::LocalCommunicator comm;
-  dist::EvaluatorOptions opt{MergeSpec{}, Representation::kFlat, cache, early_reject, p.threshold};
-  dist::ReplicaEvaluator ev(*run.model, comm, dist::make_plan(1, 0), std::move(own),
+  EvaluatorOptions opt{MergeSpec{}, Representation::kFlat, cache, early_reject, p.threshold};
+  CandidateEvaluator ev(*run.model, comm, dist::make_plan(1, 0), std::move(own),
                             static_cast<int64_t>(samples.size()), opt);
   run.state = initial_state(p);
   run_collapse(p, ev, run.state);

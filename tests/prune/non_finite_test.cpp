@@ -5,7 +5,7 @@
 #include <ATen/ATen.h>
 
 #include "laco/core/error.h"
-#include "laco/dist/coordinator.h"
+#include "laco/prune/candidate_evaluator.h"
 #include "laco/dist/mpi_communicator.h"
 #include "laco/prune/calibration.h"
 #include "laco/prune/report.h"
@@ -29,9 +29,9 @@ TEST(NonFinite, OverflowingMergeIsRejectedWithItsReasonNotEarlyRejected) {
     SCOPED_TRACE(early ? "early_reject" : "full");
     auto own = prepare_batches(model, samples, batches, {0, 1}, true, p.lowest, p.highest);
     dist::LocalCommunicator comm;
-    dist::EvaluatorOptions opt{make_merge_spec("rdsc", 1e30, "full", "keep_base"), Representation::kFlat, true,
+    EvaluatorOptions opt{make_merge_spec("rdsc", 1e30, "full", "keep_base"), Representation::kFlat, true,
                                early, p.threshold};
-    dist::ReplicaEvaluator ev(model, comm, dist::make_plan(1, 0), std::move(own), 4, opt);
+    CandidateEvaluator ev(model, comm, dist::make_plan(1, 0), std::move(own), 4, opt);
     CollapseState s = initial_state(p);
     run_collapse(p, ev, s);
     ASSERT_EQ(s.records.size(), 4u);  // l = 4, 3, 2, 1: every one rejected

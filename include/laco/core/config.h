@@ -23,6 +23,10 @@ struct ModelSection {
   std::string dtype = "float32";    // float32 | bfloat16 | float16 (float16 only with cuda)
   std::string device = "cpu";       // cpu | cuda
   int threads = 0;                  // 0 = cores / ranks on this node
+  // Where the weights live (docs/distributed.md "Placements"); none of these change results.
+  std::string placement = "auto";   // auto | resident | stream
+  std::string memory_budget;        // "" = the device's or host's memory; else a size ("80GB")
+  int stream_waves = 2;             // stream + laco.early_reject: waves per round, >= 1
 };
 
 struct CalibrationSection {

@@ -8,6 +8,9 @@
 namespace laco {
 
 int64_t peak_rss_bytes();     // getrusage ru_maxrss
+// RssAnon of /proc/self/status now (0 where unavailable): private memory, without the
+// mapped checkpoint pages that RSS also counts. Sample it to find a peak.
+int64_t anon_rss_bytes();
 std::string host_name();
 std::string iso_time_now();   // 2026-11-28T01:23:45Z
 double wall_seconds();        // monotonic

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace at {
@@ -78,6 +79,21 @@ class Communicator {
     std::vector<uint8_t> raw;
     gatherv(mine.data(), mine.size(), data_type_of<T>(), raw, root);
     return bytes_to<T>(raw);
+  }
+  // Typed messages: vectors of trivially copyable structs travel as their bytes (every
+  // rank runs the same binary, so layouts agree).
+  template <typename T> std::vector<T> gather_structs(const std::vector<T>& mine, int root) {
+    static_assert(std::is_trivially_copyable_v<T>, "gather_structs needs a trivially copyable type");
+    std::vector<uint8_t> raw;
+    gatherv(mine.data(), mine.size() * sizeof(T), DataType::kByte, raw, root);
+    return bytes_to<T>(raw);
+  }
+  template <typename T> void broadcast_structs(std::vector<T>& v, int root) {
+    static_assert(std::is_trivially_copyable_v<T>, "broadcast_structs needs a trivially copyable type");
+    int64_t n = static_cast<int64_t>(v.size());
+    broadcast(&n, 1, DataType::kInt64, root);
+    v.resize(static_cast<size_t>(n));
+    if (n > 0) broadcast(v.data(), v.size() * sizeof(T), DataType::kByte, root);
   }
   template <typename T> std::vector<T> allgatherv(const std::vector<T>& mine) {
     std::vector<uint8_t> raw;

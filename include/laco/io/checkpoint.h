@@ -39,4 +39,11 @@ void write_checkpoint(const std::string& dir, const nlohmann::json& config,
                       const std::vector<NamedTensor>& tensors, uint64_t max_shard_bytes,
                       const std::string& copy_from_dir);
 
+// The steps of write_checkpoint, for writers that split step 2 (dist/parallel_checkpoint.h):
+// step 1 (creates `dir`, checks `copy_from_dir`, removes config.json durably, then stale
+// weights and leftover temporaries), and steps 3 and 4 once every weight file and the
+// index are on disk (returns the bytes written).
+void clear_checkpoint_dir(const std::string& dir, const std::string& copy_from_dir);
+uint64_t finish_checkpoint(const std::string& dir, const nlohmann::json& config, const std::string& copy_from_dir);
+
 }  // namespace laco::io

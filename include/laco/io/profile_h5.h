@@ -31,18 +31,23 @@ struct CandidateRow {
 };
 
 // One timed phase of one rank (/phases). phase: load, tokenize, reference, cache,
-// candidate, reduce, apply, save. Times are seconds since the run's start.
+// candidate, reduce, apply, save. Times are seconds since the run's start. bytes: what
+// the phase loaded, cached, fetched or wrote; layers: whole layers a streamed replica
+// fetched in it (a candidate row is one round of one rank).
 struct PhaseRow {
   int32_t rank = 0;
   std::string phase;
   double t_start = 0.0, t_end = 0.0;
   int64_t bytes = 0;
+  int64_t layers = 0;
 };
 
 // Peak memory of one rank (/memory).
 struct MemoryRow {
   int32_t rank = 0;
   int64_t peak_rss_bytes = 0, peak_device_bytes = 0;
+  int64_t peak_anon_bytes = 0;  // largest sampled RssAnon: RSS without mapped checkpoint pages
+  int64_t baseline_anon_bytes = 0;  // RssAnon before the replica is loaded (what the plan adds to)
 };
 
 // One evaluation result (/eval).

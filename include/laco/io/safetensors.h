@@ -86,13 +86,37 @@ using laco::parse_size;  // core/strings.h: the one size syntax
 
 // Writes one safetensors file atomically (temp name in the same dir, fsync, rename).
 // Tensors are written contiguously in the given order; metadata gets "format": "pt".
-void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
-                       const std::map<std::string, std::string>& metadata = {});
+// Returns the file's size in bytes.
+uint64_t write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                           const std::map<std::string, std::string>& metadata = {});
 
-// Writes `tensors` (given order) into `dir` as model.safetensors when the total fits
-// `max_shard_bytes`, else model-0000i-of-0000n.safetensors + model.safetensors.index.json
-// ({"metadata": {"total_size": N}, "weight_map": {...}}). Each file is atomic.
-// Returns the file names written (relative to dir).
+// How `tensors` (given order) split into weight files under `max_shard_bytes`: greedy in
+// order, as transformers does (a new shard starts when the next tensor would overflow the
+// current one; a tensor larger than the limit gets its own). One shard is
+// model.safetensors; more are model-0000i-of-0000n.safetensors plus an index. A function
+// of the tensors' names, byte sizes and order alone, so any set of writers (one rank or
+// all of them) produces the same files.
+struct ShardPlan {
+  struct Shard {
+    std::string file;             // name inside the checkpoint directory
+    size_t first = 0, count = 0;  // tensors[first, first + count)
+    uint64_t bytes = 0;           // tensor bytes (the file adds its header)
+  };
+  std::vector<Shard> shards;
+  uint64_t total_bytes = 0;
+  bool indexed() const { return shards.size() > 1; }  // needs model.safetensors.index.json
+};
+// InternalError naming `dir` for a repeated tensor name or a zero limit.
+ShardPlan plan_shards(const std::vector<NamedTensor>& tensors, uint64_t max_shard_bytes, const std::string& dir);
+
+// Writes shard `i` of `plan` (the plan of `tensors`) into `dir`, atomically; returns its size.
+uint64_t write_shard(const std::string& dir, const ShardPlan& plan, size_t i, const std::vector<NamedTensor>& tensors);
+// Writes model.safetensors.index.json ({"metadata": {"total_size": N}, "weight_map":
+// {...}}) for an indexed plan, atomically, after its shards; returns its size.
+uint64_t write_shard_index(const std::string& dir, const ShardPlan& plan, const std::vector<NamedTensor>& tensors);
+
+// Writes every shard of plan_shards(tensors, max_shard_bytes) into `dir`, then the index
+// when there is more than one. Returns the file names written (relative to dir).
 std::vector<std::string> write_weights(const std::string& dir, const std::vector<NamedTensor>& tensors,
                                        uint64_t max_shard_bytes);
 

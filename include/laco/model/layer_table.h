@@ -1,11 +1,16 @@
-// The model replica: global tensors plus one LayerWeights per current layer. Weights
-// loaded from a checkpoint are zero-copy views of its mmap unless a dtype/device change
-// needs a copy; merged layers are owned. collapse() replaces a run of layers by one
-// and keeps the map from current layers to original layer indices.
+// The model replica: global tensors plus one LayerWeights per current layer. Resident
+// (load): weights are zero-copy views of the checkpoint's mmap unless a dtype/device
+// change needs a copy. Streamed (open_streamed): original layers, the embedding and the
+// LM head stay views of the mmap in the checkpoint's dtype and are converted to the
+// compute dtype on the compute device when fetched, so no private copy of the model
+// exists; merged layers are owned (in the compute dtype; on the host when streamed).
+// collapse() replaces a run of layers by one and keeps the map from current layers to
+// original layer indices. Both placements give bitwise the same tensors on fetch.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -32,15 +37,37 @@ class LayerTable {
   // Random weights N(0, std^2), norms N(1, 0.1^2), reproducible from `seed` (tests, benchmarks).
   static LayerTable random(const ModelConfig& config, uint64_t seed, c10::ScalarType dtype,
                            double std = 0.02);
+  // Checks every tensor's header like load() but materializes only the final norm; a
+  // layer's values are checked for finiteness when it is first fetched.
+  static LayerTable open_streamed(const ModelConfig& config, const io::WeightSource& weights,
+                                  c10::ScalarType dtype, c10::Device device);
 
   const ModelConfig& config() const { return config_; }  // the original model's config
   const Arch& arch() const { return *arch_; }
-  c10::ScalarType dtype() const { return dtype_; }
+  c10::ScalarType dtype() const { return dtype_; }  // the compute dtype
+  c10::Device device() const { return device_; }    // the compute device
+  bool streamed() const { return source_.has_value(); }
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
+  // Layer i as stored: the compute-dtype tensors when resident; when streamed, mmap views
+  // in the checkpoint dtype for original layers. Compute with fetch(), not this.
   const LayerWeights& layer(int64_t i) const;
-  const at::Tensor& embed_tokens() const { return embed_; }  // (V, D)
-  const at::Tensor& final_norm() const { return norm_; }     // (D)
-  const at::Tensor& lm_head() const { return lm_head_; }     // (V, D), the embedding when tied
+  // Layer i (one of its tensors) in the compute dtype on the compute device: resident, the
+  // stored tensors (no copy); streamed, converted now (counted in traffic()).
+  LayerWeights fetch(int64_t i) const;
+  at::Tensor fetch_tensor(int64_t i, Role role) const;
+  // Embedding rows of ids (B, T) -> (B, T, D) in the compute dtype: gathered from the mmap
+  // when streamed, so the embedding is never materialized whole.
+  at::Tensor embed(const at::Tensor& ids) const;
+  const at::Tensor& embed_tokens() const { return embed_; }  // (V, D) as stored
+  const at::Tensor& final_norm() const { return norm_; }     // (D) compute dtype
+  at::Tensor lm_head() const;  // (V, D) compute dtype (the embedding when tied); converted when streamed
+
+  // What fetch() has materialized since open_streamed (zero when resident).
+  struct Traffic {
+    int64_t layers = 0;   // whole layers fetched
+    uint64_t bytes = 0;   // bytes of fetched tensors in the compute dtype
+  };
+  Traffic traffic() const { return traffic_; }
 
   // Replaces current layers [first, last] (inclusive) by `merged`; renumbers densely.
   void collapse(int64_t first, int64_t last, LayerWeights merged);
@@ -48,18 +75,25 @@ class LayerTable {
   const std::vector<std::vector<int64_t>>& layer_map() const { return layer_map_; }
 
   // Every tensor under its HuggingFace name for the current numbering, in checkpoint
-  // order (embedding, layers, final norm, lm_head unless tied).
+  // order (embedding, layers, final norm, lm_head unless tied). Resident tables only.
   std::vector<io::NamedTensor> named_tensors() const;
-  // Bytes of all tensors of the current model.
+  // Bytes of all tensors of the current model (streamed: of the final norm and merged layers).
   uint64_t bytes() const;
 
  private:
   ModelConfig config_;
   const Arch* arch_ = nullptr;
   c10::ScalarType dtype_ = c10::ScalarType::Float;
+  c10::Device device_ = c10::Device(c10::kCPU);
   at::Tensor embed_, norm_, lm_head_;
   std::vector<LayerWeights> layers_;
   std::vector<std::vector<int64_t>> layer_map_;
+  // Streamed only: the checkpoint, which current layers are owned merges, and which
+  // original layers have had their values checked.
+  std::optional<io::WeightSource> source_;
+  std::vector<char> merged_;
+  mutable std::vector<char> checked_;
+  mutable Traffic traffic_;
 };
 
 // "float32" | "bfloat16" | "float16" -> scalar type; InputError naming `what` otherwise.

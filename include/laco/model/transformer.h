@@ -38,7 +38,7 @@ class Transformer {
   LayerTable& table() { return table_; }
   const LayerTable& table() const { return table_; }
   c10::ScalarType dtype() const { return table_.dtype(); }
-  c10::Device device() const { return table_.embed_tokens().device(); }
+  c10::Device device() const { return table_.device(); }
   int64_t num_layers() const { return table_.num_layers(); }
 
   // ids (B, T) int64 -> hidden (B, T, D).
@@ -50,7 +50,8 @@ class Transformer {
   // this layer's new keys/values are stored at cache->length (the caller advances it).
   at::Tensor run_layer(const at::Tensor& h, const LayerWeights& w, const BatchContext& ctx,
                        KvCache* cache = nullptr, int64_t cache_layer = 0) const;
-  // Current layers [first, last) in order; `hook` sees each layer's input.
+  // Current layers [first, last) in order, each fetched from the table; `hook` sees each
+  // layer's input.
   at::Tensor run_layers(at::Tensor h, int64_t first, int64_t last, const BatchContext& ctx,
                         const LayerHook& hook = {}, KvCache* cache = nullptr) const;
   at::Tensor final_norm(const at::Tensor& h) const;  // (B, T, D)

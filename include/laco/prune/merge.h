@@ -29,6 +29,8 @@ MergeSpec make_merge_spec(const std::string& rule, double scale, const std::stri
 
 // Reusable output slot for merged layers: tensors of in-scope roles are written in place
 // (no allocation after the first merge of each shape); out-of-scope roles alias the base.
+// The float32 sums live in two buffers of the largest tensor, reused role by role, so the
+// scratch is one layer in the storage dtype plus two float32 tensors.
 class MergeScratch {
  public:
   // Merges current layers [base, base + followers] of `table` into the slot and returns it.
@@ -37,10 +39,16 @@ class MergeScratch {
                                    const MergeSpec& spec);
   // An owned copy of the last merge, for committing an accepted candidate to the table.
   model::LayerWeights take_copy() const;
+  // Frees the slot (a streamed round holds the merged layer only while it runs).
+  void release() { out_ = {}, store_ = {}, acc_ = tmp_ = at::Tensor(); }
+  // Largest RssAnon sampled while merging (with the float32 copies of a tensor alive).
+  int64_t peak_anon_bytes() const { return peak_anon_; }
 
  private:
   model::LayerWeights out_;
-  std::array<at::Tensor, model::kNumRoles> acc_, tmp_, store_;  // float32 sums / storage dtype
+  std::array<at::Tensor, model::kNumRoles> store_;  // storage dtype, per role
+  at::Tensor acc_, tmp_;                            // flat float32, reused per role
+  int64_t peak_anon_ = 0;
 };
 
 // One-shot merge into fresh tensors (reference path; tests).
