@@ -35,7 +35,7 @@ Result run(const model::LayerTable& table, const std::vector<std::vector<int64_t
   const uint64_t bytes = prune::cache_bytes(own);
   dist::LocalCommunicator comm;
   prune::CandidateEvaluator ev(m, comm, dist::make_plan(1, 0), std::move(own), static_cast<int64_t>(samples.size()),
-                            {prune::MergeSpec{}, prune::Representation::kFlat, cache, early, threshold});
+                            {prune::MergeSpec{}, Representation::kFlat, cache, early, threshold});
   prune::CollapseState s = prune::initial_state(p);
   prune::run_collapse(p, ev, s);
   Result r{wall_seconds() - t0, 0, static_cast<int64_t>(s.records.size()), static_cast<int64_t>(s.accepted.size()), bytes};

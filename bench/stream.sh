@@ -59,19 +59,17 @@ run() {
   echo "$(python3 -c "import time; print(f'{time.time() - $t0:.2f}')") $((peak * 1024))"
 }
 
-profile() {  # profile PLACEMENT N -> "peak_anon cache_bytes layers_fetched"
-  "$bin" report "$out/run-$1-$2/profile.h5" --svg "$out/run-$1-$2/profile.svg" >"$out/run-$1-$2/report.txt"
-  python3 - "$out/run-$1-$2/profile.h5" <<'EOF' 2>/dev/null || echo "0 0 0"
-import sys
-try:
-    import h5py
-except ImportError:
-    sys.exit(1)
-f = h5py.File(sys.argv[1], "r")
-ph = f["phases"][:]
-layers = sum(int(r["layers"]) for r in ph)
-cache = sum(int(r["bytes"]) for r in ph if r["phase"] in (b"cache", "cache"))
-print(int(f["memory"][0]["peak_anon_bytes"]), cache, layers)
+profile() {  # profile PLACEMENT N -> "peak_anon_bytes layers_fetched" from `laco_dist report`
+  local rep="$out/run-$1-$2/report.txt"
+  "$bin" report "$out/run-$1-$2/profile.h5" --svg "$out/run-$1-$2/profile.svg" >"$rep"
+  python3 - "$rep" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+units = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+mem = re.search(r"^0\s+([\d.]+) (\w+)\s+([\d.]+) (\w+)", text, re.M)  # rank 0: peak RSS, peak anon
+anon = float(mem.group(3)) * units[mem.group(4)] if mem else 0
+fetched = re.search(r"^fetched\s+(\d+)", text, re.M)
+print(int(anon), fetched.group(1) if fetched else 0)
 EOF
 }
 
@@ -93,12 +91,14 @@ for cfg in "resident 3" "stream 3" "stream 6"; do
   set -- $cfg
   r="$(best "$1" "$2")"
   read -r w a <<<"$r"
-  read -r pa cache fetched <<<"$(profile "$1" "$2")"
+  read -r pa fetched <<<"$(profile "$1" "$2")"
   wall[$1$2]=$w; anon[$1$2]=$a
   printf "%-10s %6s %9s %16s %16s %9s %10s %9s\n" "$1" "$2" "$w" "$(gb "$a")" "$(gb "$pa")" "$fetched" \
     "$(gb "$((fetched * layer_f32))")" "$(python3 -c "print(f'{$fetched / $w:.2f}')")"
 done
-python3 - "$layer_f32" "${anon[stream3]}" "${anon[stream6]}" "${wall[stream3]}" "${wall[resident3]}" "${cache:-0}" <<'EOF'
+# The activation cache at 6 layers: (H - C - L + 1 = 4 cached inputs + 1 reference) x 4 x 64 tokens.
+cache=$(python3 -c "print(5 * 4 * 64 * $hidden * 4)")
+python3 - "$layer_f32" "${anon[stream3]}" "${anon[stream6]}" "${wall[stream3]}" "${wall[resident3]}" "$cache" <<'EOF'
 import sys
 layer, a3, a6, ws, wr, cache = (float(x) for x in sys.argv[1:])
 print(f"stream peak anon growth 3 -> 6 layers: {(a6 - a3) / 1e9:.2f} GB (target < one float32 layer, {layer / 1e9:.2f} GB)")

@@ -33,7 +33,7 @@ int cmd_convert(const CommandArgs& argv, dist::Communicator& world) {
   model::ModelConfig config = model::load_model_config(in);
   io::WeightSource weights = io::WeightSource::open_dir(in);
   c10::ScalarType dtype = model::checkpoint_dtype(config, weights);
-  if (args.has("dtype")) dtype = model::parse_compute_dtype(args.get("dtype"), "convert --dtype");
+  if (args.has("dtype")) dtype = model::scalar_type(parse_choice<Dtype>(args.get("dtype"), "convert --dtype"));
   const uint64_t shard = io::parse_size(args.get("shard-size", "5GB"), "convert --shard-size");
   model::LayerTable table = model::LayerTable::load(config, weights, dtype, c10::Device(c10::kCPU));
   if (world.rank() != 0) return kExitOk;

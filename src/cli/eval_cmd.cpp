@@ -62,8 +62,8 @@ eval::EvalOptions options_from_args(const Args& args) {
   opt.translation.num_shots = static_cast<int>(positive(args, "shots", opt.translation.num_shots, 0));
   opt.data_dir = args.get("data-dir", default_data_dir());
   opt.perplexity_file = args.get("perplexity-file", "");
-  opt.dtype = args.get("dtype", "float32");
-  opt.device = args.get("device", "cpu");
+  opt.dtype = parse_choice<Dtype>(args.get("dtype", "float32"), "eval --dtype");
+  opt.device = parse_choice<Device>(args.get("device", "cpu"), "eval --device");
   return opt;
 }
 

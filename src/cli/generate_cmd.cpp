@@ -45,8 +45,9 @@ int cmd_generate(const CommandArgs& argv, dist::Communicator& world) {
   LACO_INPUT_CHECK(!prompt.empty(), "generate: the prompt encodes to no tokens");
   const int64_t max_new = args.get_int("max-new-tokens", 256);
   LACO_INPUT_CHECK(max_new >= 0, "generate: --max-new-tokens must be >= 0, got {}", max_new);
-  const c10::ScalarType dtype = model::parse_compute_dtype(args.get("dtype", "float32"), "generate --dtype");
-  const c10::Device device = model::parse_device(args.get("device", "cpu"), "generate --device");
+  const c10::ScalarType dtype = model::scalar_type(parse_choice<Dtype>(args.get("dtype", "float32"), "generate --dtype"));
+  const c10::Device device = model::select_device(parse_choice<Device>(args.get("device", "cpu"), "generate --device"),
+                                                  "generate --device");
   LACO_INPUT_CHECK(dtype != at::kHalf || device.is_cuda(),
                    "generate --dtype float16 needs --device cuda (LibTorch has no float16 matmul on CPU)");
   model::configure_threads(args.get_int("threads", 0), world.size());

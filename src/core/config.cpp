@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <set>
@@ -23,11 +24,49 @@
 #include "laco/core/strings.h"
 
 namespace laco {
+
+const std::vector<std::string>& choice_names(Dtype) {
+  static const std::vector<std::string> n = {"float32", "bfloat16", "float16"};
+  return n;
+}
+const std::vector<std::string>& choice_names(OutputDtype) {
+  static const std::vector<std::string> n = {"same", "float32", "bfloat16", "float16"};
+  return n;
+}
+const std::vector<std::string>& choice_names(Device) {
+  static const std::vector<std::string> n = {"cpu", "cuda"};
+  return n;
+}
+const std::vector<std::string>& choice_names(Placement) {
+  static const std::vector<std::string> n = {"auto", "resident", "stream"};
+  return n;
+}
+const std::vector<std::string>& choice_names(MergeRule) {
+  static const std::vector<std::string> n = {"rdsc", "keep_last"};
+  return n;
+}
+const std::vector<std::string>& choice_names(MergeScope) {
+  static const std::vector<std::string> n = {"full", "attn", "ffn"};
+  return n;
+}
+const std::vector<std::string>& choice_names(NormMode) {
+  static const std::vector<std::string> n = {"keep_base", "merge"};
+  return n;
+}
+const std::vector<std::string>& choice_names(Representation) {
+  static const std::vector<std::string> n = {"flat", "last_token", "mean"};
+  return n;
+}
+
+void throw_unknown_choice(const std::string& name, const std::string& what, const std::vector<std::string>& names) {
+  throw InputError(fmt::format("{}: '{}' is not allowed; expected one of {}", what, name, fmt::join(names, " | ")));
+}
+
 namespace {
 
 // ---- the key table -----------------------------------------------------------------
 
-enum class Kind { kInt, kFloat, kBool, kString, kList };
+enum class Kind { kInt, kFloat, kBool, kString, kList, kChoice };
 
 struct Field {
   std::string section, key;
@@ -37,12 +76,14 @@ struct Field {
   bool& (*bool_ref)(RunConfig&) = nullptr;
   std::string& (*string_ref)(RunConfig&) = nullptr;
   std::vector<std::string>& (*list_ref)(RunConfig&) = nullptr;
+  // kChoice: an enum stored as its index into `allowed` (its choice_names()).
+  std::function<size_t(const RunConfig&)> choice_get;
+  std::function<void(RunConfig&, size_t)> choice_set;
   std::vector<std::string> allowed;  // enumerated strings; empty = any
   bool path = false;                 // resolved against the cwd
   bool hashed = true;                // decides the pruned output (enters config_hash)
 
   std::string name() const { return section + "." + key; }
-  Field& one_of(std::vector<std::string> values) { allowed = std::move(values); return *this; }
   Field& as_path() { path = true; return *this; }
   Field& unhashed() { hashed = false; return *this; }
 };
@@ -54,6 +95,13 @@ void bind(Field& f, std::string& (*r)(RunConfig&)) { f.kind = Kind::kString; f.s
 void bind(Field& f, std::vector<std::string>& (*r)(RunConfig&)) {
   f.kind = Kind::kList;
   f.list_ref = r;
+}
+template <class E, std::enable_if_t<std::is_enum_v<E>, int> = 0>
+void bind(Field& f, E& (*r)(RunConfig&)) {
+  f.kind = Kind::kChoice;
+  f.allowed = choice_names(E{});
+  f.choice_get = [r](const RunConfig& c) { return static_cast<size_t>(r(const_cast<RunConfig&>(c))); };
+  f.choice_set = [r](RunConfig& c, size_t i) { r(c) = static_cast<E>(i); };
 }
 
 template <class Ref>
@@ -69,17 +117,16 @@ Field make_field(const char* section, const char* key, Ref ref) {
 
 const std::vector<std::string> kSections = {"model",    "calibration", "laco", "output",
                                             "parallel", "profile",     "eval"};
-const std::vector<std::string> kDtypes = {"float32", "bfloat16", "float16"};
 
 // Every key, in the order of docs/config.md and of to_toml().
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = [] {
     std::vector<Field> t;
     t.push_back(LACO_FIELD(model, path).as_path());
-    t.push_back(LACO_FIELD(model, dtype).one_of(kDtypes));
-    t.push_back(LACO_FIELD(model, device).one_of({"cpu", "cuda"}));
+    t.push_back(LACO_FIELD(model, dtype));
+    t.push_back(LACO_FIELD(model, device));
     t.push_back(LACO_FIELD(model, threads));
-    t.push_back(LACO_FIELD(model, placement).one_of({"auto", "resident", "stream"}).unhashed());
+    t.push_back(LACO_FIELD(model, placement).unhashed());
     t.push_back(LACO_FIELD(model, memory_budget).unhashed());
     t.push_back(LACO_FIELD(model, stream_waves).unhashed());
     t.push_back(LACO_FIELD(calibration, file).as_path());
@@ -87,22 +134,22 @@ const std::vector<Field>& fields() {
     t.push_back(LACO_FIELD(calibration, max_tokens));
     t.push_back(LACO_FIELD(calibration, add_bos));
     t.push_back(LACO_FIELD(calibration, batch_size));
-    t.push_back(LACO_FIELD(calibration, representation).one_of({"flat", "last_token", "mean"}));
+    t.push_back(LACO_FIELD(calibration, representation));
     t.push_back(LACO_FIELD(laco, merge_layers));
     t.push_back(LACO_FIELD(laco, lowest_layer));
     t.push_back(LACO_FIELD(laco, highest_layer));
     t.push_back(LACO_FIELD(laco, interval));
     t.push_back(LACO_FIELD(laco, threshold));
-    t.push_back(LACO_FIELD(laco, rule).one_of({"rdsc", "keep_last"}));
+    t.push_back(LACO_FIELD(laco, rule));
     t.push_back(LACO_FIELD(laco, scale));
-    t.push_back(LACO_FIELD(laco, scope).one_of({"full", "attn", "ffn"}));
-    t.push_back(LACO_FIELD(laco, norms).one_of({"keep_base", "merge"}));
+    t.push_back(LACO_FIELD(laco, scope));
+    t.push_back(LACO_FIELD(laco, norms));
     t.push_back(LACO_FIELD(laco, max_removed_layers));
     t.push_back(LACO_FIELD(laco, activation_cache));
     t.push_back(LACO_FIELD(laco, early_reject));
     t.push_back(LACO_FIELD(output, dir).as_path());
     t.push_back(LACO_FIELD(output, overwrite).unhashed());
-    t.push_back(LACO_FIELD(output, dtype).one_of({"same", "float32", "bfloat16", "float16"}));
+    t.push_back(LACO_FIELD(output, dtype));
     t.push_back(LACO_FIELD(output, shard_size));
     t.push_back(LACO_FIELD(parallel, candidate_width).unhashed());
     t.push_back(LACO_FIELD(parallel, share_cache).unhashed());
@@ -408,6 +455,11 @@ void decode(const Field& f, const Entry& e, RunConfig& c) {
       break;
     case Kind::kString: f.string_ref(c) = decode_string(f, e, n); break;
     case Kind::kList: f.list_ref(c) = decode_list(f, e, n); break;
+    case Kind::kChoice: {
+      const std::string s = decode_string(f, e, n);  // one of `allowed`
+      f.choice_set(c, static_cast<size_t>(std::find(f.allowed.begin(), f.allowed.end(), s) - f.allowed.begin()));
+      break;
+    }
   }
   c.origin[f.name()] = e.origin;
 }
@@ -423,10 +475,10 @@ void require(const RunConfig& c, bool ok, const std::string& key, const T& value
 
 void validate(const RunConfig& c) {
   const ModelSection& m = c.model;
-  LACO_INPUT_CHECK(!(m.dtype == "float16" && m.device != "cuda"),
+  LACO_INPUT_CHECK(!(m.dtype == Dtype::kFloat16 && m.device != Device::kCuda),
                    "{}: model.dtype = \"float16\" needs model.device = \"cuda\" (found "
                    "model.device = \"{}\", {}); use float32 or bfloat16 on cpu",
-                   c.where("model.dtype"), m.device, c.where("model.device"));
+                   c.where("model.dtype"), name_of(m.device), c.where("model.device"));
   require(c, m.threads >= 0 && m.threads <= kMaxThreads, "model.threads", m.threads,
           fmt::format("an integer from 0 (automatic) to {}", kMaxThreads));
   require(c, m.stream_waves >= 1 && m.stream_waves <= 64, "model.stream_waves", m.stream_waves,
@@ -600,6 +652,7 @@ std::string value_text(const Field& f, const RunConfig& c) {
     case Kind::kFloat: return toml_float(get(f.float_ref, c));
     case Kind::kBool: return get(f.bool_ref, c) ? "true" : "false";
     case Kind::kString: return toml_string(get(f.string_ref, c), true);
+    case Kind::kChoice: return toml_string(f.allowed.at(f.choice_get(c)), true);
     case Kind::kList: {
       std::vector<std::string> items;
       for (const std::string& s : get(f.list_ref, c)) items.push_back(toml_string(s, true));
@@ -631,6 +684,7 @@ bool same_value(const Field& f, const RunConfig& a, const RunConfig& b) {
     case Kind::kBool: return get(f.bool_ref, a) == get(f.bool_ref, b);
     case Kind::kString: return get(f.string_ref, a) == get(f.string_ref, b);
     case Kind::kList: return get(f.list_ref, a) == get(f.list_ref, b);
+    case Kind::kChoice: return f.choice_get(a) == f.choice_get(b);
   }
   return false;
 }
@@ -655,6 +709,7 @@ nlohmann::json to_json(const RunConfig& cfg) {
       case Kind::kBool: v = get(f.bool_ref, cfg); break;
       case Kind::kString: v = get(f.string_ref, cfg); break;
       case Kind::kList: v = get(f.list_ref, cfg); break;
+      case Kind::kChoice: v = f.allowed.at(f.choice_get(cfg)); break;
     }
   }
   return j;

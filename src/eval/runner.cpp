@@ -101,8 +101,8 @@ void evaluate_model(const EvalOptions& opt, const ModelInfo& info_in, dist::Comm
                     EvalReport& report, std::vector<std::vector<io::EvalRow>>& per_task) {
   reset_peak_rss();
   const tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(info_in.path);
-  const c10::ScalarType dtype = model::parse_compute_dtype(opt.dtype, "eval dtype");
-  const c10::Device device = model::parse_device(opt.device, "eval device");
+  const c10::ScalarType dtype = model::scalar_type(opt.dtype);
+  const c10::Device device = model::select_device(opt.device, "eval device");
   const model::ModelConfig config = model::load_model_config(info_in.path);
   // Default: the longest sequence the model computes exactly (its positions, and an active
   // sliding window, which laco_dist does not implement, bounds it further).
@@ -255,7 +255,7 @@ nlohmann::json report_json(const EvalReport& report, const EvalOptions& opt, int
   json settings = {{"tasks", opt.tasks},           {"limit", opt.limit},
                    {"batch_size", opt.batch_size}, {"max_length", opt.max_length},
                    {"data_dir", opt.data_dir},     {"perplexity_file", opt.perplexity_file},
-                   {"dtype", opt.dtype},           {"device", opt.device},
+                   {"dtype", name_of(opt.dtype)},  {"device", name_of(opt.device)},
                    {"threads", opt.threads},       {"world_size", world_size},
                    {"translation_shots", opt.translation.num_shots},
                    {"translation_max_new_tokens", opt.translation.max_new_tokens}};

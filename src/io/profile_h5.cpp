@@ -1,4 +1,4 @@
-// HDF5 profile writer and reader on the HDF5 C API (schema in docs/dist.md). Tables are
+// HDF5 profile writer and reader on the HDF5 C API (schema in docs/profile.md). Tables are
 // 1-D chunked datasets of compound rows with an unlimited extent, grown on every append
 // and flushed with H5Fflush. The default (earliest) file format is used on purpose: it
 // keeps no "open for writing" mark, so a file whose writer was killed reopens cleanly.

@@ -280,10 +280,12 @@ std::string format_phase_table(const ProfileData& data) {
   const int ranks = num_ranks(data);
   std::map<std::string, std::vector<double>> seconds;
   std::vector<double> busy(static_cast<size_t>(ranks), 0.0), elapsed(static_cast<size_t>(ranks), 0.0);
+  std::vector<int64_t> fetched(static_cast<size_t>(ranks), 0);  // layers a streamed replica fetched
   for (const auto& p : data.phases) {
     auto& row = seconds[p.phase];
     row.resize(static_cast<size_t>(ranks), 0.0);
     if (p.rank < 0) continue;
+    fetched[static_cast<size_t>(p.rank)] += p.layers;
     row[static_cast<size_t>(p.rank)] += p.t_end - p.t_start;
     busy[static_cast<size_t>(p.rank)] += p.t_end - p.t_start;
     elapsed[static_cast<size_t>(p.rank)] = std::max(elapsed[static_cast<size_t>(p.rank)], p.t_end);
@@ -294,6 +296,11 @@ std::string format_phase_table(const ProfileData& data) {
   for (const auto& name : ordered_phases(data)) {
     s += fmt::format("{:<10}", name);
     for (double v : seconds[name]) s += fmt::format(" {:>10.3f}", v);
+    s += "\n";
+  }
+  if (std::any_of(fetched.begin(), fetched.end(), [](int64_t n) { return n > 0; })) {
+    s += fmt::format("{:<10}", "fetched");  // layers, not seconds
+    for (int64_t n : fetched) s += fmt::format(" {:>10}", n);
     s += "\n";
   }
   s += fmt::format("{:<10}", "busy");

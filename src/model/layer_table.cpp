@@ -61,12 +61,13 @@ void for_each_tensor(const ModelConfig& c, const Arch& arch, F&& f) {
 
 }  // namespace
 
-c10::ScalarType parse_compute_dtype(const std::string& name, const std::string& what) {
-  if (name == "float32") return at::kFloat;
-  if (name == "bfloat16") return at::kBFloat16;
-  if (name == "float16") return at::kHalf;
-  throw InputError(fmt::format("{}: unknown dtype '{}' (expected float32, bfloat16 or float16)",
-                               what, name));
+c10::ScalarType scalar_type(Dtype dtype) {
+  switch (dtype) {
+    case Dtype::kFloat32: return at::kFloat;
+    case Dtype::kBFloat16: return at::kBFloat16;
+    case Dtype::kFloat16: return at::kHalf;
+  }
+  return at::kFloat;
 }
 
 std::string dtype_string(c10::ScalarType type) {
@@ -280,19 +281,16 @@ uint64_t LayerTable::bytes() const {
 
 namespace laco::model {
 
-c10::Device parse_device(const std::string& name, const std::string& what) {
-  if (name == "cpu") return c10::Device(c10::kCPU);
-  if (name == "cuda") {
-    LACO_INPUT_CHECK(at::hasCUDA(), "{}: device 'cuda' requested but this LibTorch build has no "
-                     "CUDA support (or no GPU is visible)", what);
-    const c10::impl::DeviceGuardImplInterface* cuda = c10::impl::getDeviceGuardImpl(c10::kCUDA);
-    const int local = node_local_rank(), gpus = cuda->deviceCount();
-    const c10::Device device(c10::kCUDA, static_cast<c10::DeviceIndex>(local % gpus));
-    cuda->setDevice(device);  // kernels, the CUDA context and cudaMemGetInfo on this GPU only
-    spdlog::debug("{}: node-local rank {} uses GPU {} of {}", what, local, device.index(), gpus);
-    return device;
-  }
-  throw InputError(fmt::format("{}: unknown device '{}' (expected cpu or cuda)", what, name));
+c10::Device select_device(Device d, const std::string& what) {
+  if (d == Device::kCpu) return c10::Device(c10::kCPU);
+  LACO_INPUT_CHECK(at::hasCUDA(), "{}: device 'cuda' requested but this LibTorch build has no "
+                   "CUDA support (or no GPU is visible)", what);
+  const c10::impl::DeviceGuardImplInterface* cuda = c10::impl::getDeviceGuardImpl(c10::kCUDA);
+  const int local = node_local_rank(), gpus = cuda->deviceCount();
+  const c10::Device device(c10::kCUDA, static_cast<c10::DeviceIndex>(local % gpus));
+  cuda->setDevice(device);  // kernels, the CUDA context and cudaMemGetInfo on this GPU only
+  spdlog::debug("{}: node-local rank {} uses GPU {} of {}", what, local, device.index(), gpus);
+  return device;
 }
 
 int64_t device_bytes_in_use(const c10::Device& device) {

@@ -102,7 +102,7 @@ std::string budget_text(const MemoryBudget& b) { return fmt::format("{} ({})", f
 
 // Peak, host side, fit and shortfall of one placement whose lines are filled in.
 void settle(PlacementMemory& p, const MemoryPlanInput& in) {
-  const bool cuda = in.device == PlanDevice::kCuda;
+  const bool cuda = in.device == Device::kCuda;
   const uint64_t cache = p.activation_cache;
   // A streamed round frees the merged layer before it fetches the next layer and runs it
   // (the two never coexist); a resident replica keeps its scratch between merges.
@@ -146,8 +146,8 @@ void choose(MemoryPlan& plan) {
     const PlacementMemory& p = in.placement == Placement::kResident ? r : s;
     if (p.fits) plan.chosen = in.placement;
     plan.reason = p.fits ? fmt::format("model.placement = \"{}\": needs {} per rank, budget {}",
-                                       placement_name(in.placement), format_bytes(p.rank_peak), budget)
-                         : fmt::format("model.placement = \"{}\" does not fit: {}", placement_name(in.placement),
+                                       name_of(in.placement), format_bytes(p.rank_peak), budget)
+                         : fmt::format("model.placement = \"{}\" does not fit: {}", name_of(in.placement),
                                        p.shortfall);
     return;
   }
@@ -164,22 +164,6 @@ void choose(MemoryPlan& plan) {
 }
 
 }  // namespace
-
-Placement parse_placement(const std::string& name, const std::string& what) {
-  if (name == "auto") return Placement::kAuto;
-  if (name == "resident") return Placement::kResident;
-  if (name == "stream") return Placement::kStream;
-  throw InputError(fmt::format("{}: unknown placement '{}' (expected auto, resident or stream)", what, name));
-}
-
-std::string placement_name(Placement p) {
-  switch (p) {
-    case Placement::kAuto: return "auto";
-    case Placement::kResident: return "resident";
-    case Placement::kStream: return "stream";
-  }
-  return "?";
-}
 
 int dtype_bytes(const std::string& name, const std::string& what) {
   if (name == "float32") return 4;
@@ -217,7 +201,7 @@ MemoryPlan plan_memory(const ModelConfig& mc, const MemoryPlanInput& in) {
   const uint64_t kb = u(in.compute_bytes), d = u(mc.hidden_size);
   const uint64_t layer = mul(u(plan.layer_parameters), kb);
   const uint64_t token_row = mul(d, kb);  // one token's hidden state
-  const bool cuda = in.device == PlanDevice::kCuda;
+  const bool cuda = in.device == Device::kCuda;
   // Zero-copy: on cpu in the checkpoint's dtype every tensor is a view of the mmap.
   const bool zero_copy = !cuda && in.compute_bytes == in.checkpoint_bytes && in.compute_dtype == in.checkpoint_dtype;
 
@@ -283,7 +267,7 @@ std::string cell(uint64_t bytes, bool applies, bool on_host) {
 }
 
 std::string choice_line(const MemoryPlan& plan) {
-  if (plan.chosen) return fmt::format("{} ({})", placement_name(*plan.chosen), plan.reason);
+  if (plan.chosen) return fmt::format("{} ({})", name_of(*plan.chosen), plan.reason);
   return fmt::format("{}: {}", plan.input.budget.rank == 0 ? "undecided" : "REFUSED", plan.reason);
 }
 
@@ -293,7 +277,7 @@ std::string format_memory_plan(const MemoryPlan& plan) {
   const MemoryPlanInput& in = plan.input;
   const PlacementMemory& r = plan.resident;
   const PlacementMemory& s = plan.stream;
-  const bool cuda = in.device == PlanDevice::kCuda;
+  const bool cuda = in.device == Device::kCuda;
   const uint64_t layer = static_cast<uint64_t>(plan.layer_parameters) * static_cast<uint64_t>(in.compute_bytes);
   std::string out;
   out += fmt::format("memory plan    {}, {} layers, {} parameters ({} per layer, {} in {})\n", plan.model_type,
@@ -341,10 +325,10 @@ MemoryPlanInput memory_plan_input(const RunConfig& cfg, const ModelConfig& mc, s
   MemoryPlanInput in;
   in.checkpoint_dtype = mc.torch_dtype.empty() ? "float32" : mc.torch_dtype;
   in.checkpoint_bytes = dtype_bytes(in.checkpoint_dtype, mc.source + ": key 'torch_dtype'");
-  in.compute_dtype = cfg.model.dtype;
-  in.compute_bytes = dtype_bytes(cfg.model.dtype, "model.dtype");
-  in.device = cfg.model.device == "cuda" ? PlanDevice::kCuda : PlanDevice::kCpu;
-  in.placement = parse_placement(cfg.model.placement, "model.placement");
+  in.compute_dtype = name_of(cfg.model.dtype);
+  in.compute_bytes = dtype_bytes(in.compute_dtype, "model.dtype");
+  in.device = cfg.model.device;
+  in.placement = cfg.model.placement;
   in.samples = cfg.calibration.samples;
   in.max_tokens = cfg.calibration.max_tokens;
   in.batch_size = cfg.calibration.batch_size;
@@ -393,7 +377,7 @@ uint64_t host_memory_available(std::string* source) {
   return 0;
 }
 
-MemoryBudget resolve_budget(const RunConfig& cfg, PlanDevice device, int ranks_per_node,
+MemoryBudget resolve_budget(const RunConfig& cfg, Device device, int ranks_per_node,
                             std::optional<uint64_t> device_memory, std::optional<uint64_t> host_memory,
                             const std::string& device_flag, const std::string& host_flag) {
   MemoryBudget b;
@@ -407,7 +391,7 @@ MemoryBudget resolve_budget(const RunConfig& cfg, PlanDevice device, int ranks_p
     const std::string where = cfg.where("model.memory_budget");
     b.rank = parse_size(cfg.model.memory_budget, where + ": model.memory_budget");
     b.rank_source = "model.memory_budget, " + where;
-  } else if (device == PlanDevice::kCuda) {
+  } else if (device == Device::kCuda) {
     b.rank = device_memory ? *device_memory : gpu_memory_total();
     b.rank_source = device_memory ? device_flag : "cudaMemGetInfo total";
     if (b.rank == 0)
@@ -432,7 +416,7 @@ std::string memory_plan_table(const RunConfig& cfg, const ModelConfig& mc, const
   else per_node = world_size;
   MemoryPlanInput in = memory_plan_input(cfg, mc, sample_lengths, nodes, per_node);
   in.lengths_source = "tokenized calibration.file";
-  const PlanDevice device = in.device;
+  const Device device = in.device;
   in.budget = resolve_budget(cfg, device, per_node, std::nullopt, std::nullopt, "", "");
   return format_memory_plan(plan_memory(mc, in));
 }

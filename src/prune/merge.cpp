@@ -20,23 +20,6 @@ bool in_scope(model::ParamGroup group, const MergeSpec& spec) {
 
 }  // namespace
 
-MergeSpec make_merge_spec(const std::string& rule, double scale, const std::string& scope,
-                          const std::string& norms) {
-  MergeSpec s;
-  if (rule == "rdsc") s.rule = MergeRule::kRdsc;
-  else if (rule == "keep_last") s.rule = MergeRule::kKeepLast;
-  else throw InputError(fmt::format("laco.rule: unknown rule '{}' (expected rdsc or keep_last)", rule));
-  s.scale = scale;
-  if (scope == "full") s.scope = MergeScope::kFull;
-  else if (scope == "attn") s.scope = MergeScope::kAttn;
-  else if (scope == "ffn") s.scope = MergeScope::kFfn;
-  else throw InputError(fmt::format("laco.scope: unknown scope '{}' (expected full, attn or ffn)", scope));
-  if (norms == "keep_base") s.norms = NormMode::kKeepBase;
-  else if (norms == "merge") s.norms = NormMode::kMerge;
-  else throw InputError(fmt::format("laco.norms: unknown mode '{}' (expected keep_base or merge)", norms));
-  return s;
-}
-
 const model::LayerWeights& MergeScratch::merge(const model::LayerTable& table, int64_t base,
                                                int64_t followers, const MergeSpec& spec) {
   LACO_CHECK(followers >= 1 && base + followers < table.num_layers(),

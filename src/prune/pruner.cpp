@@ -149,7 +149,12 @@ uint64_t write_pruned_checkpoint(const RunConfig& cfg, const model::ModelConfig&
                                  const std::vector<std::vector<int64_t>>& layer_map, const std::string& out_dir,
                                  dist::Communicator& world) {
   c10::ScalarType dtype = model::checkpoint_dtype(mc, weights);
-  if (cfg.output.dtype != "same") dtype = model::parse_compute_dtype(cfg.output.dtype, "output.dtype");
+  switch (cfg.output.dtype) {
+    case OutputDtype::kSame: break;
+    case OutputDtype::kFloat32: dtype = at::kFloat; break;
+    case OutputDtype::kBFloat16: dtype = at::kBFloat16; break;
+    case OutputDtype::kFloat16: dtype = at::kHalf; break;
+  }
   dist::CheckpointJob job;
   job.dir = out_dir;
   job.config = model::pruned_config_json(mc, layer_map, model::dtype_string(dtype));
@@ -232,10 +237,9 @@ class PruneRun {
     model::check_sequence_length(mc_, cfg_.calibration.max_tokens,
                                  fmt::format("calibration.max_tokens = {} ({})", cfg_.calibration.max_tokens,
                                              cfg_.where("calibration.max_tokens")));
-    spec_ = make_merge_spec(cfg_.laco.rule, cfg_.laco.scale, cfg_.laco.scope, cfg_.laco.norms);
-    rep_ = parse_representation(cfg_.calibration.representation);
-    dtype_ = model::parse_compute_dtype(cfg_.model.dtype, "model.dtype");
-    device_ = model::parse_device(cfg_.model.device, "model.device");
+    spec_ = {cfg_.laco.rule, cfg_.laco.scale, cfg_.laco.scope, cfg_.laco.norms};
+    dtype_ = model::scalar_type(cfg_.model.dtype);
+    device_ = model::select_device(cfg_.model.device, "model.device");
     plan_ = dist::make_plan(world_.size(), cfg_.parallel.candidate_width);
     params_ = collapse_params(cfg_, mc_.num_hidden_layers);
     check_paths();
@@ -263,7 +267,7 @@ class PruneRun {
         model::memory_plan_input(cfg_, mc_, lengths, (world_.size() + per_node - 1) / per_node, per_node);
     in.budget = model::resolve_budget(cfg_, in.device, per_node, std::nullopt, std::nullopt, "", "");
     const model::MemoryPlan plan = model::plan_memory(mc_, in);
-    if (in.placement == model::Placement::kAuto) {
+    if (in.placement == Placement::kAuto) {
       placement_ = model::require_placement(plan);
     } else {
       placement_ = in.placement;
@@ -350,9 +354,9 @@ class PruneRun {
   CandidateEvaluator& load_replica() {
     baseline_anon_ = anon_rss_bytes();
     double t0 = wall_seconds();
-    const bool stream = placement_ == model::Placement::kStream;
+    const bool stream = placement_ == Placement::kStream;
     if (rank_ == 0)
-      spdlog::info("placement: {} ({})", model::placement_name(placement_), placement_reason_);
+      spdlog::info("placement: {} ({})", name_of(placement_), placement_reason_);
     model_ = std::make_unique<model::Transformer>(stream ? model::LayerTable::open_streamed(mc_, weights_, dtype_, device_)
                                                          : model::LayerTable::load(mc_, weights_, dtype_, device_));
     phases_.add("load", t0, wall_seconds(), static_cast<int64_t>(model_->table().bytes()));
@@ -372,7 +376,7 @@ class PruneRun {
                 static_cast<int64_t>(cache_bytes(own)), fetched_since_last().layers);
     dist::agree(world_, [&] { check_reference_finite(own); });
     sample_memory();
-    EvaluatorOptions eopt{spec_, rep_, cfg_.laco.activation_cache, cfg_.laco.early_reject, cfg_.laco.threshold,
+    EvaluatorOptions eopt{spec_, cfg_.calibration.representation, cfg_.laco.activation_cache, cfg_.laco.early_reject, cfg_.laco.threshold,
                           cfg_.model.stream_waves};
     evaluator_ = std::make_unique<CandidateEvaluator>(*model_, world_, plan_, std::move(own),
                                                       static_cast<int64_t>(samples_.size()), eopt);
@@ -461,7 +465,6 @@ class PruneRun {
   PhaseLog phases_;
   model::ModelConfig mc_;
   MergeSpec spec_;
-  Representation rep_ = Representation::kFlat;
   c10::ScalarType dtype_ = at::kFloat;
   c10::Device device_ = c10::Device(c10::kCPU);
   int64_t peak_device_ = 0, peak_anon_ = 0, baseline_anon_ = 0;
@@ -469,7 +472,7 @@ class PruneRun {
   dist::Plan plan_;
   CollapseParams params_;
   std::string out_dir_, profile_path_;
-  model::Placement placement_ = model::Placement::kResident;  // resolved: resident | stream
+  Placement placement_ = Placement::kResident;  // resolved: resident | stream
   std::string placement_reason_;
   std::optional<CollapseState> resumed_;
   io::DirLock lock_;

@@ -7,14 +7,6 @@
 
 namespace laco::prune {
 
-Representation parse_representation(const std::string& name) {
-  if (name == "flat") return Representation::kFlat;
-  if (name == "last_token") return Representation::kLastToken;
-  if (name == "mean") return Representation::kMean;
-  throw InputError(fmt::format(
-      "calibration.representation: unknown value '{}' (expected flat, last_token or mean)", name));
-}
-
 std::vector<double> sample_cosines(const at::Tensor& h, const at::Tensor& ref, const at::Tensor& mask,
                                    Representation rep) {
   LACO_CHECK(h.sizes() == ref.sizes() && h.dim() == 3, "hidden shapes {} vs {}", h.dim(), ref.dim());

@@ -89,30 +89,30 @@ class ConfigTest : public ::testing::Test {
 TEST_F(ConfigTest, DefaultsApplied) {
   RunConfig c = load(make_config());
   EXPECT_EQ(c.model.path, abs_path("models/m"));
-  EXPECT_EQ(c.model.dtype, "float32");
-  EXPECT_EQ(c.model.device, "cpu");
+  EXPECT_EQ(c.model.dtype, Dtype::kFloat32);
+  EXPECT_EQ(c.model.device, Device::kCpu);
   EXPECT_EQ(c.model.threads, 0);
   EXPECT_EQ(c.calibration.file, abs_path("data/c.txt"));
   EXPECT_EQ(c.calibration.samples, 10);
   EXPECT_EQ(c.calibration.max_tokens, 128);
   EXPECT_TRUE(c.calibration.add_bos);
   EXPECT_EQ(c.calibration.batch_size, 4);
-  EXPECT_EQ(c.calibration.representation, "flat");
+  EXPECT_EQ(c.calibration.representation, Representation::kFlat);
   EXPECT_EQ(c.laco.merge_layers, 4);
   EXPECT_EQ(c.laco.lowest_layer, 1);
   EXPECT_EQ(c.laco.highest_layer, 0);
   EXPECT_EQ(c.laco.interval, 2);
   EXPECT_DOUBLE_EQ(c.laco.threshold, 0.65);
-  EXPECT_EQ(c.laco.rule, "rdsc");
+  EXPECT_EQ(c.laco.rule, MergeRule::kRdsc);
   EXPECT_DOUBLE_EQ(c.laco.scale, 1.0);
-  EXPECT_EQ(c.laco.scope, "full");
-  EXPECT_EQ(c.laco.norms, "keep_base");
+  EXPECT_EQ(c.laco.scope, MergeScope::kFull);
+  EXPECT_EQ(c.laco.norms, NormMode::kKeepBase);
   EXPECT_EQ(c.laco.max_removed_layers, 0);
   EXPECT_TRUE(c.laco.activation_cache);
   EXPECT_FALSE(c.laco.early_reject);
   EXPECT_EQ(c.output.dir, abs_path("out/pruned"));
   EXPECT_FALSE(c.output.overwrite);
-  EXPECT_EQ(c.output.dtype, "same");
+  EXPECT_EQ(c.output.dtype, OutputDtype::kSame);
   EXPECT_EQ(c.output.shard_size, "5GB");
   EXPECT_EQ(c.parallel.candidate_width, 0);
   EXPECT_EQ(c.profile.file, abs_path("out/pruned/profile.h5"));
@@ -200,7 +200,7 @@ TEST_F(ConfigTest, EnumeratedStringsListAllowedValues) {
 TEST_F(ConfigTest, Float16OnlyOnCuda) {
   expect_file_error("model", "dtype = \"float16\"", "model.dtype", "model.device");
   RunConfig c = load(make_config({{"model", {"dtype = \"float16\"", "device = \"cuda\""}}}));
-  EXPECT_EQ(c.model.dtype, "float16");
+  EXPECT_EQ(c.model.dtype, Dtype::kFloat16);
 }
 
 TEST_F(ConfigTest, RangeRules) {
@@ -329,7 +329,7 @@ TEST_F(ConfigTest, Overrides) {
   EXPECT_DOUBLE_EQ(c.laco.threshold, 0.9);
   EXPECT_EQ(c.output.dir, abs_path("out/x"));
   EXPECT_EQ(c.profile.file, abs_path("2024"));
-  EXPECT_EQ(c.model.dtype, "bfloat16");
+  EXPECT_EQ(c.model.dtype, Dtype::kBFloat16);
   EXPECT_EQ(c.calibration.file, abs_path("q.txt"));
   EXPECT_TRUE(c.eval.present);
   EXPECT_EQ(c.eval.tasks, (std::vector<std::string>{"piqa", "arc_easy"}));

@@ -101,20 +101,20 @@ TEST(ForwardCuda, GreedyOnGpuMatchesGolden) {
   EXPECT_EQ(got, expected);
 }
 
-TEST(ForwardCuda, ParseDeviceTakesTheGpuOfTheNodeLocalRank) {
+TEST(ForwardCuda, SelectDeviceTakesTheGpuOfTheNodeLocalRank) {
   LACO_REQUIRE_CUDA();
   const c10::impl::DeviceGuardImplInterface* cuda = c10::impl::getDeviceGuardImpl(c10::kCUDA);
   const int count = cuda->deviceCount();
   for (int local : {0, 1, count, 2 * count + 1}) {
     setenv("OMPI_COMM_WORLD_LOCAL_RANK", std::to_string(local).c_str(), 1);
-    const c10::Device d = parse_device("cuda", "test");
+    const c10::Device d = select_device(Device::kCuda, "test");
     std::printf("node-local rank %d of %d GPU(s) -> %s, current device %d\n", local, count, d.str().c_str(),
                 static_cast<int>(cuda->getDevice().index()));
     EXPECT_EQ(d.index(), local % count);
     EXPECT_EQ(cuda->getDevice().index(), local % count);
   }
   unsetenv("OMPI_COMM_WORLD_LOCAL_RANK");
-  EXPECT_EQ(parse_device("cuda", "test").index(), 0);
+  EXPECT_EQ(select_device(Device::kCuda, "test").index(), 0);
 }
 
 }  // namespace

@@ -143,7 +143,7 @@ TEST(MemoryPlan, Llama3_70bOnEightGpusOf80GbStreams) {
   MemoryPlanInput in;  // configs/llama3-70b.toml: 10 x 128 tokens, batch 2, C=4 L=1 I=2, W = world
   in.checkpoint_dtype = in.compute_dtype = "bfloat16";
   in.checkpoint_bytes = in.compute_bytes = 2;
-  in.device = PlanDevice::kCuda;
+  in.device = Device::kCuda;
   in.batch_size = 2;
   in.ranks_per_node = 8;
   in.budget = {80'000'000'000, "--device-memory", 1'000'000'000'000, "--host-memory"};
@@ -205,7 +205,7 @@ TEST(MemoryPlan, CacheThatDoesNotFitOnTheGpuSpillsToPinnedHost) {
   MemoryPlanInput in;
   in.checkpoint_dtype = in.compute_dtype = "bfloat16";
   in.checkpoint_bytes = in.compute_bytes = 2;
-  in.device = PlanDevice::kCuda;
+  in.device = Device::kCuda;
   in.batch_size = 2;
   in.placement = Placement::kStream;
   in.budget = budget(5'000'000'000);  // stream without the cache: 4571824128, with it 6186631168
@@ -234,15 +234,15 @@ TEST(MemoryPlan, ShippedShapesLoadWithTheirPublishedSizes) {
 
 TEST(MemoryPlan, BudgetFromTheConfigOverridesAndHostIsSplitPerRank) {
   RunConfig cfg = parse_run_config("[model]\npath = \"/m\"\n[calibration]\nfile = \"/c\"\n[output]\ndir = \"/o\"\n", "t.toml");
-  MemoryBudget b = resolve_budget(cfg, PlanDevice::kCpu, 4, std::nullopt, 1'000'000'000'000);
+  MemoryBudget b = resolve_budget(cfg, Device::kCpu, 4, std::nullopt, 1'000'000'000'000);
   EXPECT_EQ(b.rank, 250'000'000'000u);
   EXPECT_EQ(b.host_source, "--host-memory");
-  b = resolve_budget(cfg, PlanDevice::kCuda, 8, 80'000'000'000, 1'000'000'000'000);
+  b = resolve_budget(cfg, Device::kCuda, 8, 80'000'000'000, 1'000'000'000'000);
   EXPECT_EQ(b.rank, 80'000'000'000u);
   EXPECT_EQ(b.rank_source, "--device-memory");
   cfg = parse_run_config("[model]\npath = \"/m\"\nmemory_budget = \"40GB\"\n[calibration]\nfile = \"/c\"\n[output]\ndir = \"/o\"\n",
                          "t.toml");
-  b = resolve_budget(cfg, PlanDevice::kCuda, 8, 80'000'000'000, 1'000'000'000'000);
+  b = resolve_budget(cfg, Device::kCuda, 8, 80'000'000'000, 1'000'000'000'000);
   EXPECT_EQ(b.rank, 40'000'000'000u);
   EXPECT_EQ(b.rank_source, "model.memory_budget, t.toml:3");
   std::string source;

@@ -189,7 +189,7 @@ TEST(Collapse, EarlyRejectionKeepsDecisionsAndSavesWork) {
 TEST(Collapse, KeepLastWithMergedNormsEqualsDroppingPredecessors) {
   model::LayerTable table = model::LayerTable::random(random_config(6), 8, at::kFloat);
   model::LayerTable merged = table, dropped = table;
-  merged.collapse(2, 4, merge_layers(merged, 2, 2, make_merge_spec("keep_last", 1.0, "full", "merge")));
+  merged.collapse(2, 4, merge_layers(merged, 2, 2, MergeSpec{MergeRule::kKeepLast, 1.0, MergeScope::kFull, NormMode::kMerge}));
   dropped.collapse(2, 4, table.layer(4));  // by hand: layers 2 and 3 removed, 4 kept
   std::vector<int64_t> s = {1, 5, 9, 13, 2};
   EXPECT_TRUE(final_hidden(model::Transformer(merged), s).equal(final_hidden(model::Transformer(dropped), s)));

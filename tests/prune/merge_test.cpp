@@ -40,7 +40,8 @@ TEST(Merge, EveryRuleScopeAndNormModeMatchesHandComputation) {
   for (const char* rule : {"rdsc", "keep_last"})
     for (const char* scope : {"full", "attn", "ffn"})
       for (const char* norms : {"keep_base", "merge"}) {
-        MergeSpec spec = make_merge_spec(rule, 1.0, scope, norms);
+        MergeSpec spec{parse_choice<MergeRule>(rule, "rule"), 1.0, parse_choice<MergeScope>(scope, "scope"),
+                       parse_choice<NormMode>(norms, "norms")};
         model::LayerWeights merged = merge_layers(table, base, k, spec);
         for (const auto& s : table.arch().layer_tensors) {
           if (!s.present(table.config())) continue;
@@ -65,7 +66,7 @@ TEST(Merge, EveryRuleScopeAndNormModeMatchesHandComputation) {
 
 TEST(Merge, ScaleAndBfloat16RoundOnce) {
   model::LayerTable table = model::LayerTable::random(tiny_config(4), 3, at::kFloat);
-  model::LayerWeights half = merge_layers(table, 0, 2, make_merge_spec("rdsc", 0.5, "full", "keep_base"));
+  model::LayerWeights half = merge_layers(table, 0, 2, MergeSpec{MergeRule::kRdsc, 0.5, MergeScope::kFull, NormMode::kKeepBase});
   std::vector<at::Tensor> q = {table.layer(0)[model::Role::kQ], table.layer(1)[model::Role::kQ], table.layer(2)[model::Role::kQ]};
   auto expected = hand_rdsc(q, 0.5f);
   const double diff = (half[model::Role::kQ] - at::tensor(expected).view(q[0].sizes())).abs().max().item<double>();
@@ -73,7 +74,7 @@ TEST(Merge, ScaleAndBfloat16RoundOnce) {
   EXPECT_LT(diff, 1e-6);
   // bf16 storage: the float32 result rounded once (round-to-nearest-even).
   model::LayerTable bf = model::LayerTable::random(tiny_config(4), 3, at::kBFloat16);
-  model::LayerWeights m = merge_layers(bf, 0, 2, make_merge_spec("rdsc", 1.0, "full", "keep_base"));
+  model::LayerWeights m = merge_layers(bf, 0, 2, MergeSpec{});
   std::vector<at::Tensor> qb;
   for (int i = 0; i < 3; ++i) qb.push_back(bf.layer(i)[model::Role::kQ].to(at::kFloat));
   at::Tensor once = at::tensor(hand_rdsc(qb, 1.0f)).view(qb[0].sizes()).to(at::kBFloat16);

@@ -29,7 +29,7 @@ TEST(NonFinite, OverflowingMergeIsRejectedWithItsReasonNotEarlyRejected) {
     SCOPED_TRACE(early ? "early_reject" : "full");
     auto own = prepare_batches(model, samples, batches, {0, 1}, true, p.lowest, p.highest);
     dist::LocalCommunicator comm;
-    EvaluatorOptions opt{make_merge_spec("rdsc", 1e30, "full", "keep_base"), Representation::kFlat, true,
+    EvaluatorOptions opt{MergeSpec{MergeRule::kRdsc, 1e30, MergeScope::kFull, NormMode::kKeepBase}, Representation::kFlat, true,
                                early, p.threshold};
     CandidateEvaluator ev(model, comm, dist::make_plan(1, 0), std::move(own), 4, opt);
     CollapseState s = initial_state(p);

@@ -32,13 +32,14 @@ TEST(Similarity, HandComputedOnPaddedBatch) {
   EXPECT_DOUBLE_EQ(mean_in_order({0.5, 0.25, 1.0}), (0.5 + 0.25 + 1.0) / 3);
 }
 
-TEST(Similarity, UnknownRepresentationNamesTheKey) {
-  try {
-    parse_representation("max");
-    FAIL();
-  } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("calibration.representation"), std::string::npos);
-  }
+TEST(Similarity, UnknownRepresentationNamesTheKeyAndTheChoices) {
+  const std::string toml = "[model]\npath = \"/m\"\n[calibration]\nfile = \"/c\"\nrepresentation = \"max\"\n"
+                           "[output]\ndir = \"/o\"\n";
+  test::expect_input_error([&] { parse_run_config(toml, "t.toml"); },
+                           {"t.toml:5", "calibration.representation", "\"max\"", "flat | last_token | mean"});
+  const std::string good = "[model]\npath = \"/m\"\n[calibration]\nfile = \"/c\"\n[output]\ndir = \"/o\"\n";
+  EXPECT_EQ(parse_run_config(good, "t.toml", {"calibration.representation=mean"}).calibration.representation,
+            Representation::kMean);
 }
 
 }  // namespace

@@ -14,17 +14,53 @@
 
 namespace laco {
 
+// The enumerated settings, decoded once here and passed as these types (no module parses
+// their strings again). choice_names() spells them as the TOML does, in enum order.
+enum class Dtype { kFloat32, kBFloat16, kFloat16 };
+enum class OutputDtype { kSame, kFloat32, kBFloat16, kFloat16 };
+enum class Device { kCpu, kCuda };
+enum class Placement { kAuto, kResident, kStream };
+enum class MergeRule { kRdsc, kKeepLast };
+enum class MergeScope { kFull, kAttn, kFfn };
+enum class NormMode { kKeepBase, kMerge };
+enum class Representation { kFlat, kLastToken, kMean };
+
+const std::vector<std::string>& choice_names(Dtype);
+const std::vector<std::string>& choice_names(OutputDtype);
+const std::vector<std::string>& choice_names(Device);
+const std::vector<std::string>& choice_names(Placement);
+const std::vector<std::string>& choice_names(MergeRule);
+const std::vector<std::string>& choice_names(MergeScope);
+const std::vector<std::string>& choice_names(NormMode);
+const std::vector<std::string>& choice_names(Representation);
+
+template <class E>
+std::string name_of(E value) {
+  return choice_names(E{}).at(static_cast<size_t>(value));
+}
+[[noreturn]] void throw_unknown_choice(const std::string& name, const std::string& what,
+                                       const std::vector<std::string>& names);
+// `name` as one of E's values; InputError "what: 'x' is not ...; expected a | b" otherwise
+// (for command-line flags such as --dtype; the config loader has its own, with the line).
+template <class E>
+E parse_choice(const std::string& name, const std::string& what) {
+  const auto& names = choice_names(E{});
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<E>(i);
+  throw_unknown_choice(name, what, names);
+}
+
 // The most compute threads a rank may ask for (model.threads, --threads): a constant, not
 // the core count, so a config for a big node still validates on a small one.
 inline constexpr int kMaxThreads = 1024;
 
 struct ModelSection {
   std::string path;                 // required; absolute, normalized
-  std::string dtype = "float32";    // float32 | bfloat16 | float16 (float16 only with cuda)
-  std::string device = "cpu";       // cpu | cuda
+  Dtype dtype = Dtype::kFloat32;    // float16 only with cuda
+  Device device = Device::kCpu;
   int threads = 0;                  // 0 = cores / ranks on this node
   // Where the weights live (docs/distributed.md "Placements"); none of these change results.
-  std::string placement = "auto";   // auto | resident | stream
+  Placement placement = Placement::kAuto;
   std::string memory_budget;        // "" = the device's or host's memory; else a size ("80GB")
   int stream_waves = 2;             // stream + laco.early_reject: waves per round, >= 1
 };
@@ -35,7 +71,7 @@ struct CalibrationSection {
   int max_tokens = 128;             // >= 2, counting the BOS
   bool add_bos = true;
   int batch_size = 4;               // micro-batch size, >= 1
-  std::string representation = "flat";  // flat | last_token | mean
+  Representation representation = Representation::kFlat;
 };
 
 struct LacoSection {
@@ -44,10 +80,10 @@ struct LacoSection {
   int highest_layer = 0;            // H, exclusive; 0 = num_hidden_layers
   int interval = 2;                 // I >= 1
   double threshold = 0.65;          // T in (-1, 1)
-  std::string rule = "rdsc";        // rdsc | keep_last
+  MergeRule rule = MergeRule::kRdsc;
   double scale = 1.0;               // s, finite
-  std::string scope = "full";       // full | attn | ffn
-  std::string norms = "keep_base";  // keep_base | merge
+  MergeScope scope = MergeScope::kFull;
+  NormMode norms = NormMode::kKeepBase;
   int max_removed_layers = 0;       // 0 = no limit
   bool activation_cache = true;
   bool early_reject = false;
@@ -56,7 +92,7 @@ struct LacoSection {
 struct OutputSection {
   std::string dir;                  // required; absolute, normalized
   bool overwrite = false;
-  std::string dtype = "same";       // same | float32 | bfloat16 | float16
+  OutputDtype dtype = OutputDtype::kSame;
   std::string shard_size = "5GB";   // syntax checked here; parsed by the io library
 };
 

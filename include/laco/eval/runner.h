@@ -29,8 +29,8 @@ struct EvalOptions {
   int64_t max_length = 0;           // 0: each model's max_position_embeddings
   std::string data_dir;             // the assets' data/ directory (ASSETS.md layout)
   std::string perplexity_file;      // raw text for `wikitext`; empty: data_dir/wikitext2/wiki.test.raw
-  std::string dtype = "float32";
-  std::string device = "cpu";
+  Dtype dtype = Dtype::kFloat32;
+  Device device = Device::kCpu;
   int threads = 0;                  // 0 = cores / ranks on this node
   TranslationOptions translation;
   SpeedOptions speed;

@@ -1,7 +1,7 @@
 // The HDF5 profile of a run (profile.h5): root attributes describing the run, and
 // extendible tables of candidates, per-rank phases, memory, the final layer map and
 // evaluation results. Written by rank 0 only and flushed after every append, so a killed
-// run keeps every row it wrote. The schema is documented in docs/dist.md.
+// run keeps every row it wrote. The schema is documented in docs/profile.md.
 #pragma once
 
 #include <cstdint>

@@ -15,6 +15,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "laco/core/config.h"
 #include "laco/io/safetensors.h"
 #include "laco/model/arch.h"
 
@@ -96,17 +97,17 @@ class LayerTable {
   mutable Traffic traffic_;
 };
 
-// "float32" | "bfloat16" | "float16" -> scalar type; InputError naming `what` otherwise.
-c10::ScalarType parse_compute_dtype(const std::string& name, const std::string& what);
+c10::ScalarType scalar_type(Dtype dtype);
 std::string dtype_string(c10::ScalarType type);  // "float32", ...
 
 }  // namespace laco::model
 
 namespace laco::model {
-// "cpu" | "cuda" (InputError naming `what` otherwise, or when this LibTorch lacks CUDA).
-// "cuda" is the GPU of this process's node-local rank (modulo the visible GPUs, so ranks
-// beyond the GPU count share), made the current device: one rank per GPU under mpirun/srun.
-c10::Device parse_device(const std::string& name, const std::string& what);
+// The device of `device` for this process (InputError naming `what` when this LibTorch
+// lacks CUDA or no GPU is visible). cuda is the GPU of this process's node-local rank
+// (modulo the visible GPUs, so ranks beyond the GPU count share), made the current device:
+// one rank per GPU under mpirun/srun.
+c10::Device select_device(Device device, const std::string& what);
 // GPU memory in use on `device` (cudaMemGetInfo: total - free, so it includes the CUDA
 // context, the caching allocator's reserve and other processes on that GPU); 0 on CPU.
 int64_t device_bytes_in_use(const c10::Device& device);

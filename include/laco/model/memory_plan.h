@@ -15,12 +15,6 @@
 
 namespace laco::model {
 
-enum class Placement { kAuto, kResident, kStream };
-enum class PlanDevice { kCpu, kCuda };
-
-// "auto" | "resident" | "stream"; InputError naming `what` otherwise.
-Placement parse_placement(const std::string& name, const std::string& what);
-std::string placement_name(Placement p);
 // Bytes per element of a float dtype as config.json or model.dtype spell it: float32 4,
 // bfloat16 2, float16 2 (also float64 8). InputError naming `what` otherwise.
 int dtype_bytes(const std::string& name, const std::string& what);
@@ -40,7 +34,7 @@ struct MemoryPlanInput {
   int checkpoint_bytes = 4;
   std::string compute_dtype = "float32";     // model.dtype
   int compute_bytes = 4;
-  PlanDevice device = PlanDevice::kCpu;
+  Device device = Device::kCpu;
   Placement placement = Placement::kAuto;
   // [calibration]; `sample_lengths` are the real token counts (BOS included), or empty
   // for `samples` samples of `max_tokens` each.
@@ -115,7 +109,7 @@ MemoryPlanInput memory_plan_input(const RunConfig& cfg, const ModelConfig& model
 // Host memory per node: `host_memory`, else cgroup v2 memory.max when a number, else
 // /proc/meminfo MemAvailable. Unknown values stay 0 (a CPU-only build, no GPU visible).
 // `device_flag` / `host_flag` name the options in sources and hints ("" when there are none).
-MemoryBudget resolve_budget(const RunConfig& cfg, PlanDevice device, int ranks_per_node,
+MemoryBudget resolve_budget(const RunConfig& cfg, Device device, int ranks_per_node,
                             std::optional<uint64_t> device_memory, std::optional<uint64_t> host_memory,
                             const std::string& device_flag = "--device-memory",
                             const std::string& host_flag = "--host-memory");

@@ -8,14 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "laco/core/config.h"
 #include "laco/model/layer_table.h"
 
 namespace laco::prune {
 
-enum class MergeRule { kRdsc, kKeepLast };
-enum class MergeScope { kFull, kAttn, kFfn };
-enum class NormMode { kKeepBase, kMerge };
 
+// laco.rule, laco.scale, laco.scope and laco.norms (MergeRule and friends: core/config.h).
 struct MergeSpec {
   MergeRule rule = MergeRule::kRdsc;
   double scale = 1.0;
@@ -23,9 +22,6 @@ struct MergeSpec {
   NormMode norms = NormMode::kKeepBase;
 };
 
-// From the config strings ("rdsc", "full", "keep_base", ...); InputError naming the key.
-MergeSpec make_merge_spec(const std::string& rule, double scale, const std::string& scope,
-                          const std::string& norms);
 
 // Reusable output slot for merged layers: tensors of in-scope roles are written in place
 // (no allocation after the first merge of each shape); out-of-scope roles alias the base.

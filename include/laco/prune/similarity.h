@@ -8,12 +8,9 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "laco/core/config.h"  // Representation
+
 namespace laco::prune {
-
-enum class Representation { kFlat, kLastToken, kMean };
-
-// "flat" | "last_token" | "mean"; InputError naming calibration.representation otherwise.
-Representation parse_representation(const std::string& name);
 
 // h, ref: final-norm hidden states (B, T, D) of the same right-padded batch;
 // mask (B, T) 0/1. Returns B cosines (float64), in batch order.
