@@ -55,16 +55,17 @@ Plan make_plan(int world_size, int candidate_width) {
 }
 
 std::vector<MicroBatch> make_micro_batches(const std::vector<int64_t>& sample_lengths,
-                                           int batch_size) {
+                                           int batch_size, bool probe) {
   if (batch_size < 1) {
     throw InputError(fmt::format("micro-batch size must be at least 1, got {}", batch_size));
   }
   std::vector<MicroBatch> batches;
   const auto n = static_cast<int64_t>(sample_lengths.size());
-  for (int64_t first = 0; first < n; first += batch_size) {
+  for (int64_t first = 0; first < n; first += batches.back().num_samples) {
     MicroBatch batch;
     batch.first_sample = first;
-    batch.num_samples = std::min<int64_t>(batch_size, n - first);
+    const int size = first == 0 && probe ? 1 : batch_size;
+    batch.num_samples = std::min<int64_t>(size, n - first);
     for (int64_t i = first; i < first + batch.num_samples; ++i) {
       const int64_t len = sample_lengths[static_cast<size_t>(i)];
       if (len < 1) {

@@ -79,7 +79,7 @@ Shards shard_figures(const ModelConfig& mc, const MemoryPlanInput& in, int data_
   std::vector<int64_t> lengths = in.sample_lengths;
   if (lengths.empty()) lengths.assign(static_cast<size_t>(std::max<int64_t>(in.samples, 0)), in.max_tokens);
   LACO_INPUT_CHECK(!lengths.empty(), "memory plan: no calibration samples (calibration.samples = {})", in.samples);
-  const auto batches = dist::make_micro_batches(lengths, static_cast<int>(in.batch_size));
+  const auto batches = dist::make_micro_batches(lengths, static_cast<int>(in.batch_size), in.early_reject);
   Shards s;
   for (int64_t len : lengths) s.tokens += len;
   for (const auto& b : batches) {
@@ -339,6 +339,7 @@ MemoryPlanInput memory_plan_input(const RunConfig& cfg, const ModelConfig& mc, s
   in.interval = cfg.laco.interval;
   in.max_removed_layers = cfg.laco.max_removed_layers;
   in.activation_cache = cfg.laco.activation_cache;
+  in.early_reject = cfg.laco.early_reject;
   in.candidate_width = cfg.parallel.candidate_width;
   in.nodes = nodes;
   in.ranks_per_node = ranks_per_node;

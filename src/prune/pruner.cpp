@@ -73,8 +73,7 @@ CollapseParams collapse_params(const RunConfig& cfg, int64_t layers) {
 }
 
 void print_dry_run(const RunConfig& cfg, const model::ModelConfig& mc, const CollapseParams& p,
-                   const dist::Plan& plan, const std::vector<std::vector<int64_t>>& samples,
-                   c10::ScalarType dtype) {
+                   const dist::Plan& plan, const std::vector<std::vector<int64_t>>& samples) {
   int64_t tokens = 0;
   for (const auto& s : samples) tokens += static_cast<int64_t>(s.size());
   const int64_t first_k = std::min(p.merge_layers - 1, mc.num_hidden_layers - (p.highest - p.merge_layers) - 1);
@@ -203,7 +202,7 @@ class PruneRun {
                                 {"model (config.json and weight file sizes)", fingerprint_.dump()},
                                 {"calibration token ids", calibration_digest(samples_)}});
     if (opt_.dry_run) {
-      if (rank_ == 0) print_dry_run(cfg_, mc_, params_, plan_, samples_, dtype_);
+      if (rank_ == 0) print_dry_run(cfg_, mc_, params_, plan_, samples_);
       return kExitOk;
     }
     dist::agree(world_, [&] { claim_output_dir(); });
@@ -363,7 +362,7 @@ class PruneRun {
     t0 = wall_seconds();
     std::vector<int64_t> lengths;
     for (const auto& s : samples_) lengths.push_back(static_cast<int64_t>(s.size()));
-    const auto batches = dist::make_micro_batches(lengths, cfg_.calibration.batch_size);
+    const auto batches = dist::make_micro_batches(lengths, cfg_.calibration.batch_size, cfg_.laco.early_reject);
     const auto mine = dist::assign_micro_batches(static_cast<int>(batches.size()), plan_.data_shards, plan_.shard_of(rank_));
     const int64_t cache_last = std::max(params_.lowest, params_.highest - params_.merge_layers + 1);
     // The ranks of this shard in every group hold the same batches (one per group).

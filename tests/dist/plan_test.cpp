@@ -109,18 +109,35 @@ TEST(MicroBatches, ConsecutiveInSampleOrder) {
   EXPECT_EQ(batches[2].max_length, 6);
 }
 
+// With early rejection the first micro-batch is a one-sample probe, the rest as before.
+TEST(MicroBatches, ProbeIsOneSampleThenRunsOfTheBatchSize) {
+  const std::vector<int64_t> lengths = {3, 5, 2, 7, 1, 4, 6};
+  const auto batches = make_micro_batches(lengths, 3, /*probe=*/true);
+  ASSERT_EQ(batches.size(), 3u);  // samples {0}, {1, 2, 3}, {4, 5, 6}
+  EXPECT_EQ(batches[0].num_samples, 1);
+  EXPECT_EQ(batches[0].max_length, 3);
+  EXPECT_EQ(batches[1].first_sample, 1);
+  EXPECT_EQ(batches[1].num_samples, 3);
+  EXPECT_EQ(batches[1].max_length, 7);
+  EXPECT_EQ(batches[2].first_sample, 4);
+  EXPECT_EQ(batches[2].num_samples, 3);
+  EXPECT_EQ(batches[2].max_length, 6);
+}
+
 TEST(MicroBatches, CoverEverySampleOnce) {
   std::vector<int64_t> lengths(23, 2);
-  for (int bs = 1; bs <= 25; ++bs) {
-    auto batches = make_micro_batches(lengths, bs);
-    int64_t next = 0;
-    for (const auto& b : batches) {
-      EXPECT_EQ(b.first_sample, next);
-      EXPECT_GE(b.num_samples, 1);
-      EXPECT_LE(b.num_samples, bs);
-      next += b.num_samples;
+  for (const bool probe : {false, true}) {
+    for (int bs = 1; bs <= 25; ++bs) {
+      auto batches = make_micro_batches(lengths, bs, probe);
+      int64_t next = 0;
+      for (const auto& b : batches) {
+        EXPECT_EQ(b.first_sample, next);
+        EXPECT_GE(b.num_samples, 1);
+        EXPECT_LE(b.num_samples, next == 0 && probe ? 1 : bs);
+        next += b.num_samples;
+      }
+      EXPECT_EQ(next, 23);
     }
-    EXPECT_EQ(next, 23);
   }
 }
 

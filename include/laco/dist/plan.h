@@ -34,11 +34,13 @@ struct MicroBatch {
   int64_t max_length = 0;  // longest sample: the padded length T of the batch
 };
 
-// Consecutive runs of `batch_size` samples (the last one may be shorter). Depends only
-// on the samples and the batch size, never on the world size, so every rank builds the
-// same batches with the same padding and shapes.
+// Consecutive runs of `batch_size` samples (the last one may be shorter); with `probe`
+// (laco.early_reject) the first run is one sample, so a hopeless candidate is rejected
+// after one sample's forward instead of a whole micro-batch's. Depends only on the samples,
+// the size and `probe`, never on the world size, so every rank builds the same batches with
+// the same padding and shapes.
 std::vector<MicroBatch> make_micro_batches(const std::vector<int64_t>& sample_lengths,
-                                           int batch_size);
+                                           int batch_size, bool probe = false);
 
 // Indices of the micro-batches shard `shard` (of `shards`) runs: a contiguous block, the
 // first num_batches % shards shards taking one extra. Contiguous blocks mean that

@@ -44,6 +44,7 @@ struct MemoryPlanInput {
   // [laco]: C, L, H (0 = num_hidden_layers), I, max_removed_layers (0 = no limit).
   int64_t merge_layers = 4, lowest_layer = 1, highest_layer = 0, interval = 2, max_removed_layers = 0;
   bool activation_cache = true;
+  bool early_reject = false;  // the first micro-batch is then a one-sample probe (make_micro_batches)
   // [parallel] candidate_width (0 = world) and the machine: world = nodes x ranks_per_node.
   int candidate_width = 0, nodes = 1, ranks_per_node = 1;
   MemoryBudget budget;
