@@ -47,10 +47,6 @@ void raise_input_error_if_any(dist::Communicator& comm, const std::string& error
   throw InputError(message);
 }
 
-std::vector<double> gather_in_order(dist::Communicator& comm, const std::vector<double>& mine) {
-  return comm.gatherv(mine, 0);
-}
-
 std::vector<std::string> gather_strings(dist::Communicator& comm,
                                         const std::vector<std::string>& mine) {
   std::vector<int64_t> lengths;

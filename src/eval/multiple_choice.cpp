@@ -17,28 +17,25 @@ namespace {
 // `add(i, requests)`. Returns, on rank 0, every rank's log-likelihoods in item order,
 // each followed by 1/0 for "greedy" when `with_greedy`. Bad input met by one rank alone is
 // raised on every rank.
-std::vector<double> score_in_units(const EvalContext& ctx, const std::vector<int64_t>& costs,
-                                   const std::function<void(int64_t, std::vector<TokenRequest>&)>& add,
-                                   bool with_greedy) {
+std::vector<LoglikResult> score_in_units(const EvalContext& ctx, const std::vector<int64_t>& costs,
+                                         const std::function<void(int64_t, std::vector<TokenRequest>&)>& add) {
   const std::vector<int64_t> units = group_by_cost(costs, ctx.batch_size);
   const Range owned = owned_items(units, ctx.comm.rank(), ctx.comm.size());
-  std::vector<double> mine;
+  std::vector<LoglikResult> mine;
   std::string error;
   try {
     for (size_t u = 0; u + 1 < units.size(); ++u) {
       if (units[u] < owned.begin || units[u] >= owned.end) continue;
       std::vector<TokenRequest> requests;
       for (int64_t i = units[u]; i < units[u + 1]; ++i) add(i, requests);
-      for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length)) {
-        mine.push_back(r.loglik);
-        if (with_greedy) mine.push_back(r.is_greedy ? 1.0 : 0.0);
-      }
+      for (const LoglikResult& r : score_requests(ctx.model, requests, ctx.batch_size, ctx.max_length))
+        mine.push_back(r);
     }
   } catch (const InputError& e) {
     error = e.what();
   }
   raise_input_error_if_any(ctx.comm, error);
-  return gather_in_order(ctx.comm, mine);
+  return ctx.comm.gather_structs(mine, 0);  // ranks own contiguous blocks: request order
 }
 
 }  // namespace
@@ -52,21 +49,20 @@ std::vector<std::vector<double>> score_multiple_choice(const EvalContext& ctx,
                item.continuations.size());
     costs.push_back(static_cast<int64_t>(item.num_options()));
   }
-  const std::vector<double> all = score_in_units(
-      ctx, costs,
-      [&](int64_t i, std::vector<TokenRequest>& requests) {
+  const std::vector<LoglikResult> all = score_in_units(
+      ctx, costs, [&](int64_t i, std::vector<TokenRequest>& requests) {
         const MultipleChoiceItem& item = items[static_cast<size_t>(i)];
         for (size_t o = 0; o < item.num_options(); ++o)
           requests.push_back(encode_pair(ctx.tokenizer, item.contexts[o], item.continuations[o]));
-      },
-      /*with_greedy=*/false);
+      });
   std::vector<std::vector<double>> out;
   if (ctx.comm.rank() != 0) return out;
   size_t at = 0;
   for (const MultipleChoiceItem& item : items) {
     LACO_CHECK(at + item.num_options() <= all.size(), "gathered {} log-likelihoods", all.size());
-    out.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(at),
-                     all.begin() + static_cast<std::ptrdiff_t>(at + item.num_options()));
+    std::vector<double> logliks;
+    for (size_t o = 0; o < item.num_options(); ++o) logliks.push_back(all[at + o].loglik);
+    out.push_back(std::move(logliks));
     at += item.num_options();
   }
   LACO_CHECK(at == all.size(), "gathered {} log-likelihoods, expected {}", all.size(), at);
@@ -100,20 +96,17 @@ std::vector<MetricValue> run_multiple_choice(const EvalContext& ctx,
 }
 
 std::vector<MetricValue> run_lambada(const EvalContext& ctx, const std::vector<LastWordItem>& items) {
-  const std::vector<double> all = score_in_units(  // (loglik, is_greedy) per item
-      ctx, std::vector<int64_t>(items.size(), 1),
-      [&](int64_t i, std::vector<TokenRequest>& requests) {
+  const std::vector<LoglikResult> all = score_in_units(  // one request per item
+      ctx, std::vector<int64_t>(items.size(), 1), [&](int64_t i, std::vector<TokenRequest>& requests) {
         const LastWordItem& item = items[static_cast<size_t>(i)];
         requests.push_back(encode_pair(ctx.tokenizer, item.context, item.continuation));
-      },
-      /*with_greedy=*/true);
+      });
   if (ctx.comm.rank() != 0) return {};
-  LACO_CHECK(all.size() == 2 * items.size(), "gathered {} values for {} items", all.size(),
-             items.size());
+  LACO_CHECK(all.size() == items.size(), "gathered {} results for {} items", all.size(), items.size());
   std::vector<double> logliks, acc;
-  for (size_t i = 0; i < items.size(); ++i) {
-    logliks.push_back(all[2 * i]);
-    acc.push_back(all[2 * i + 1]);
+  for (const LoglikResult& r : all) {
+    logliks.push_back(r.loglik);
+    acc.push_back(r.is_greedy ? 1.0 : 0.0);
   }
   return {{"acc", mean(acc), mean_stderr(acc)}, {"perplexity", perplexity(logliks), std::nullopt}};
 }

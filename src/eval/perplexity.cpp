@@ -32,32 +32,20 @@ PerplexityCounts score_document(const EvalContext& ctx, const std::string& doc) 
 
 PerplexityCounts score_documents(const EvalContext& ctx, const std::vector<std::string>& docs) {
   const Range mine = shard_range(static_cast<int64_t>(docs.size()), ctx.comm.rank(), ctx.comm.size());
-  std::vector<double> values;  // (loglik, tokens, words, bytes) per document
+  std::vector<PerplexityCounts> counts;  // per document
   std::string error;  // bad input met by this rank alone is raised on every rank
   try {
-    for (int64_t i = mine.begin; i < mine.end; ++i) {
-      const PerplexityCounts c = score_document(ctx, docs[static_cast<size_t>(i)]);
-      values.insert(values.end(), {c.sum_loglik, static_cast<double>(c.tokens),
-                                   static_cast<double>(c.words), static_cast<double>(c.bytes)});
-    }
+    for (int64_t i = mine.begin; i < mine.end; ++i) counts.push_back(score_document(ctx, docs[static_cast<size_t>(i)]));
   } catch (const InputError& e) {
     error = e.what();
   }
   raise_input_error_if_any(ctx.comm, error);
-  const std::vector<double> all = gather_in_order(ctx.comm, values);
+  const std::vector<PerplexityCounts> all = ctx.comm.gather_structs(counts, 0);  // rank order = document order
   PerplexityCounts total;
   if (ctx.comm.rank() != 0) return total;
-  LACO_CHECK(all.size() == 4 * docs.size(), "gathered {} values for {} documents", all.size(),
-             docs.size());
+  LACO_CHECK(all.size() == docs.size(), "gathered {} counts for {} documents", all.size(), docs.size());
   // Summed in document order on rank 0, so the total is the same for any number of ranks.
-  for (size_t i = 0; i < docs.size(); ++i) {
-    PerplexityCounts c;
-    c.sum_loglik = all[4 * i];
-    c.tokens = static_cast<int64_t>(all[4 * i + 1]);
-    c.words = static_cast<int64_t>(all[4 * i + 2]);
-    c.bytes = static_cast<int64_t>(all[4 * i + 3]);
-    total += c;
-  }
+  for (const PerplexityCounts& c : all) total += c;
   return total;
 }
 

@@ -5,6 +5,7 @@
 #include "laco/core/error.h"
 #include "laco/dist/mpi_communicator.h"
 #include "laco/eval/context.h"
+#include "laco/eval/metrics.h"
 
 namespace laco::eval {
 namespace {
@@ -49,7 +50,10 @@ TEST(OwnedItems, AreContiguousBlocksOfWholeUnits) {
 
 TEST(Gather, KeepsOrderOnAWorldOfOne) {
   dist::LocalCommunicator comm;
-  EXPECT_EQ(gather_in_order(comm, {1.5, -2.0}), (std::vector<double>{1.5, -2.0}));
+  const auto counts = comm.gather_structs(std::vector<PerplexityCounts>{{1.5, 2, 3, 4}, {-2.0, 5, 6, 7}}, 0);
+  ASSERT_EQ(counts.size(), 2u);
+  EXPECT_EQ(counts[1].sum_loglik, -2.0);
+  EXPECT_EQ(counts[1].bytes, 7);
   EXPECT_EQ(gather_strings(comm, {"a", "", "ü x"}), (std::vector<std::string>{"a", "", "ü x"}));
   EXPECT_TRUE(gather_strings(comm, {}).empty());
 }

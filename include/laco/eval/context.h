@@ -1,7 +1,8 @@
 // What every evaluation task runner is given (model, tokenizer, communicator, batch and
 // length limits) and the sharding rules that make results independent of the world size:
 // items are grouped into work units whose boundaries depend only on the items, units are
-// split over ranks in contiguous blocks, and per-item doubles are gathered to rank 0.
+// split over ranks in contiguous blocks, and per-item results (structs) are gathered to
+// rank 0 in rank order, which is item order.
 #pragma once
 
 #include <cmath>
@@ -52,9 +53,6 @@ Range owned_items(const std::vector<int64_t>& unit_bounds, int rank, int size);
 // so main() sees the same bad input everywhere. Collective.
 void raise_input_error_if_any(dist::Communicator& comm, const std::string& error);
 
-// Concatenation of every rank's vector in rank order, on rank 0 (empty elsewhere).
-// Collective. Because ranks own contiguous item blocks in rank order, this is item order.
-std::vector<double> gather_in_order(dist::Communicator& comm, const std::vector<double>& mine);
 // Same for strings (lengths then bytes; two collectives).
 std::vector<std::string> gather_strings(dist::Communicator& comm,
                                         const std::vector<std::string>& mine);
