@@ -82,7 +82,7 @@ CheckpointWritten write_checkpoint(Communicator& world, const CheckpointJob& job
     if (rank == 0) io::clear_checkpoint_dir(job.dir, job.copy_from_dir);
     if (rank >= writers) return;
     tensors = job.tensors();
-    plan = io::plan_shards(tensors, job.max_shard_bytes, job.dir);
+    plan = io::plan_shards(tensors, job.max_shard_bytes, job.dir, job.dtype);
   });
   agree(world, [&] {  // (2)
     if (rank >= writers) return;

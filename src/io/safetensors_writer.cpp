@@ -17,14 +17,14 @@
 namespace laco::io {
 namespace {
 
-uint64_t byte_size(const at::Tensor& t) {
-  return static_cast<uint64_t>(t.numel()) * dtype_size(from_scalar_type(t.scalar_type()));
+uint64_t byte_size(const at::Tensor& t, std::optional<c10::ScalarType> as = std::nullopt) {
+  return static_cast<uint64_t>(t.numel()) * dtype_size(from_scalar_type(as.value_or(t.scalar_type())));
 }
 
 }  // namespace
 
 uint64_t write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
-                           const std::map<std::string, std::string>& metadata) {
+                           const std::map<std::string, std::string>& metadata, std::optional<c10::ScalarType> as) {
   nlohmann::json header = nlohmann::json::object();
   nlohmann::json meta = nlohmann::json::object();
   for (const auto& [k, v] : metadata) meta[k] = v;
@@ -35,8 +35,8 @@ uint64_t write_safetensors(const std::string& path, const std::vector<NamedTenso
     LACO_CHECK(t.defined(), "tensor '{}' for '{}' is undefined", name, path);
     LACO_CHECK(name != "__metadata__" && !header.contains(name), "tensor name '{}' given twice for '{}'", name,
                path);
-    const uint64_t bytes = byte_size(t);
-    header[name] = {{"dtype", dtype_name(from_scalar_type(t.scalar_type()))},
+    const uint64_t bytes = byte_size(t, as);
+    header[name] = {{"dtype", dtype_name(from_scalar_type(as.value_or(t.scalar_type())))},
                     {"shape", t.sizes().vec()},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
@@ -51,21 +51,26 @@ uint64_t write_safetensors(const std::string& path, const std::vector<NamedTenso
   out.write(json.data(), json.size());
   for (const auto& [name, t] : tensors) {
     // One tensor at a time, so only one contiguous CPU copy exists at any moment.
-    at::Tensor c = t.to(at::kCPU).contiguous();
+    at::Tensor c = t.to(at::kCPU, as.value_or(t.scalar_type())).contiguous();
+    LACO_INPUT_CHECK(c.scalar_type() == t.scalar_type() || at::isfinite(c).all().item<bool>(),
+                     "tensor '{}' holds non-finite values after conversion to {} (out of its range), writing '{}'",
+                     name, dtype_name(from_scalar_type(c.scalar_type())), path);
     out.write(c.data_ptr(), byte_size(c));
   }
   out.commit();
   return 8 + json.size() + offset;
 }
 
-ShardPlan plan_shards(const std::vector<NamedTensor>& tensors, uint64_t max_shard_bytes, const std::string& dir) {
+ShardPlan plan_shards(const std::vector<NamedTensor>& tensors, uint64_t max_shard_bytes, const std::string& dir,
+                      std::optional<c10::ScalarType> as) {
   LACO_CHECK(max_shard_bytes > 0, "max_shard_bytes must be positive (writing '{}')", dir);
   ShardPlan plan;
+  plan.as = as;
   plan.shards.emplace_back();
   std::set<std::string> seen;
   for (size_t i = 0; i < tensors.size(); ++i) {
     LACO_CHECK(seen.insert(tensors[i].first).second, "tensor name '{}' given twice for '{}'", tensors[i].first, dir);
-    const uint64_t bytes = byte_size(tensors[i].second);
+    const uint64_t bytes = byte_size(tensors[i].second, as);
     if (plan.shards.back().count > 0 && plan.shards.back().bytes + bytes > max_shard_bytes)
       plan.shards.push_back({"", i, 0, 0});
     plan.shards.back().count += 1;
@@ -84,7 +89,7 @@ uint64_t write_shard(const std::string& dir, const ShardPlan& plan, size_t i, co
              s.first + s.count, tensors.size());
   const auto begin = tensors.begin() + static_cast<std::ptrdiff_t>(s.first);
   return write_safetensors((std::filesystem::path(dir) / s.file).string(),
-                           std::vector<NamedTensor>(begin, begin + static_cast<std::ptrdiff_t>(s.count)));
+                           std::vector<NamedTensor>(begin, begin + static_cast<std::ptrdiff_t>(s.count)), {}, plan.as);
 }
 
 uint64_t write_shard_index(const std::string& dir, const ShardPlan& plan, const std::vector<NamedTensor>& tensors) {

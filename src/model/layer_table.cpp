@@ -244,7 +244,6 @@ void LayerTable::collapse(int64_t first, int64_t last, LayerWeights merged) {
 }
 
 std::vector<io::NamedTensor> LayerTable::named_tensors() const {
-  LACO_CHECK(!streamed(), "named_tensors() of a streamed table (its layers are in the checkpoint dtype)");
   auto global = [&](GlobalRole role) -> std::string {
     for (const auto& g : arch_->global_tensors)
       if (g.role == role) return g.name;

@@ -140,9 +140,11 @@ void inject_save_fault(int rank, int shards_written) {
 
 // Collective: the checkpoint (dist/parallel_checkpoint.h), rebuilt from the original
 // weights in the output dtype by replaying the accepted merges (float32 accumulation, one
-// rounding). Replicated: every writing rank loads the whole table (mmap views where the
-// dtype matches) and replays every merge, then writes only its shards. `layer_map` is the
-// replica's, which the same merges produced. Returns the bytes this rank wrote.
+// rounding). Replicated: every writing rank opens the table streamed (views of the input's
+// mapping; the writer converts each tensor to the output dtype as it writes it) and
+// replays every merge (merged layers in the output dtype), then writes only its shards.
+// `layer_map` is the replica's, which the same merges produced. Returns the bytes this
+// rank wrote.
 uint64_t write_pruned_checkpoint(const RunConfig& cfg, const model::ModelConfig& mc, const io::WeightSource& weights,
                                  const CollapseState& state, const MergeSpec& spec,
                                  const std::vector<std::vector<int64_t>>& layer_map, const std::string& out_dir,
@@ -160,10 +162,11 @@ uint64_t write_pruned_checkpoint(const RunConfig& cfg, const model::ModelConfig&
   job.max_shard_bytes = io::parse_size(cfg.output.shard_size, "output.shard_size");
   job.copy_from_dir = cfg.model.path;
   job.tensors = [&] {
-    model::LayerTable table = model::LayerTable::load(mc, weights, dtype, c10::Device(c10::kCPU));
+    model::LayerTable table = model::LayerTable::open_streamed(mc, weights, dtype, c10::Device(c10::kCPU));
     replay_accepted(table, state.accepted, spec);
     return table.named_tensors();
   };
+  job.dtype = dtype;
   job.after_shard = [rank = world.rank(), n = 0]() mutable { inject_save_fault(rank, ++n); };
   return dist::write_checkpoint(world, job).bytes;
 }

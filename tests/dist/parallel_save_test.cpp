@@ -9,10 +9,15 @@
 #include <map>
 #include <memory>
 
+#include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include "dist/quick_prune.h"
 #include "laco/io/profile_h5.h"
+#include "laco/io/safetensors.h"
+#include "laco/model/layer_table.h"
+#include "laco/prune/collapse.h"
+#include "laco/prune/merge.h"
 #include "support/test_support.h"
 
 namespace laco::dist {
@@ -132,4 +137,38 @@ TEST_F(ParallelSave, OneTwoThreeRanksWriteIdenticalFilesAndKilledSaveResumes) {
 }
 
 }  // namespace
+// output.dtype = bfloat16 from the float32 kjv-16L: every rank converts only as it writes,
+// and the files of -n 1 and -n 2 are the same; each tensor is what the table loaded in
+// bfloat16 with the accepted merges replayed holds (the one-rounding rule of the merge),
+// computed here in process from the report's accepted candidates.
+TEST_F(ParallelSave, AConvertingOutputDtypeIsConvertedAsItIsWritten) {
+  LACO_REQUIRE_ASSET("models/kjv-16L");
+  const std::vector<std::string> bf16 = {"--set", "output.dtype=bfloat16"};
+  const CliResult one = prune("bf16-n1", 1, bf16), two = prune("bf16-n2", 2, bf16);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_TRUE(checkpoint_files(dir("bf16-n1")) == checkpoint_files(dir("bf16-n2"))) << "-n 2 differs from -n 1";
+
+  const std::string src = laco::test::asset("models/kjv-16L");
+  const model::ModelConfig mc = model::load_model_config(src);
+  model::LayerTable want = model::LayerTable::load(mc, io::WeightSource::open_dir(src), at::kBFloat16, c10::Device(c10::kCPU));
+  std::vector<prune::Candidate> accepted;
+  const nlohmann::json report = nlohmann::json::parse(laco::test::read_file(dir("bf16-n1") + "/laco_report.json"));
+  for (const auto& c : report.at("candidates"))
+    if (c.at("accepted").get<bool>()) accepted.push_back({c.at("base_layer").get<int64_t>(), c.at("followers").get<int64_t>()});
+  ASSERT_FALSE(accepted.empty()) << "the comparison needs merged layers";
+  prune::replay_accepted(want, accepted, prune::MergeSpec{});
+  const io::WeightSource got = io::WeightSource::open_dir(dir("bf16-n2"));
+  size_t compared = 0;
+  for (const auto& [name, t] : want.named_tensors()) {
+    ASSERT_TRUE(got.contains(name)) << name;
+    const at::Tensor g = got.get(name);
+    ASSERT_EQ(g.scalar_type(), at::kBFloat16) << name;
+    EXPECT_TRUE(at::equal(g, t)) << name << " differs from the bfloat16 table with the merges replayed";
+    ++compared;
+  }
+  std::cout << "  output.dtype = bfloat16: " << compared << " tensors, " << accepted.size()
+            << " merges replayed, all bitwise equal; -n 1 and -n 2 files identical\n";
+}
+
 }  // namespace laco::dist

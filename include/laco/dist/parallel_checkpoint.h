@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,9 +41,12 @@ struct CheckpointJob {
   std::string copy_from_dir;   // tokenizer and other files, copied by rank 0 ("" none)
   // Every tensor of the checkpoint, in order. Called only on ranks that write: each builds
   // them all (the shard plan needs every size) and writes only the tensors of its shards.
+  // Views of the input's mapping cost nothing; `dtype` converts each tensor as it is written.
   std::function<std::vector<io::NamedTensor>()> tensors;
   // Test hook (fault injection), called after each shard this rank has committed.
   std::function<void()> after_shard;
+  // The dtype every tensor is written in (none: each tensor's own).
+  std::optional<c10::ScalarType> dtype;
 };
 
 struct CheckpointWritten {

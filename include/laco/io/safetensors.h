@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -85,10 +86,12 @@ using NamedTensor = std::pair<std::string, at::Tensor>;
 using laco::parse_size;  // core/strings.h: the one size syntax
 
 // Writes one safetensors file atomically (temp name in the same dir, fsync, rename).
-// Tensors are written contiguously in the given order; metadata gets "format": "pt".
-// Returns the file's size in bytes.
+// Tensors are written contiguously in the given order, each converted to `as` when given
+// (one tensor at a time, so a model is converted while it is written, never whole);
+// metadata gets "format": "pt". Returns the file's size in bytes.
 uint64_t write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
-                           const std::map<std::string, std::string>& metadata = {});
+                           const std::map<std::string, std::string>& metadata = {},
+                           std::optional<c10::ScalarType> as = std::nullopt);
 
 // How `tensors` (given order) split into weight files under `max_shard_bytes`: greedy in
 // order, as transformers does (a new shard starts when the next tensor would overflow the
@@ -104,10 +107,13 @@ struct ShardPlan {
   };
   std::vector<Shard> shards;
   uint64_t total_bytes = 0;
+  std::optional<c10::ScalarType> as;  // the dtype every tensor is written in (none: its own)
   bool indexed() const { return shards.size() > 1; }  // needs model.safetensors.index.json
 };
-// InternalError naming `dir` for a repeated tensor name or a zero limit.
-ShardPlan plan_shards(const std::vector<NamedTensor>& tensors, uint64_t max_shard_bytes, const std::string& dir);
+// InternalError naming `dir` for a repeated tensor name or a zero limit. Sizes count in
+// `as` when given.
+ShardPlan plan_shards(const std::vector<NamedTensor>& tensors, uint64_t max_shard_bytes, const std::string& dir,
+                      std::optional<c10::ScalarType> as = std::nullopt);
 
 // Writes shard `i` of `plan` (the plan of `tensors`) into `dir`, atomically; returns its size.
 uint64_t write_shard(const std::string& dir, const ShardPlan& plan, size_t i, const std::vector<NamedTensor>& tensors);

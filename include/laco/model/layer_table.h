@@ -76,7 +76,8 @@ class LayerTable {
   const std::vector<std::vector<int64_t>>& layer_map() const { return layer_map_; }
 
   // Every tensor under its HuggingFace name for the current numbering, in checkpoint
-  // order (embedding, layers, final norm, lm_head unless tied). Resident tables only.
+  // order (embedding, layers, final norm, lm_head unless tied), as stored: a streamed
+  // table's original layers, embedding and LM head in the checkpoint's dtype.
   std::vector<io::NamedTensor> named_tensors() const;
   // Bytes of all tensors of the current model (streamed: of the final norm and merged layers).
   uint64_t bytes() const;
