@@ -140,8 +140,8 @@ TEST_F(Determinism, WorldSizesAndCandidateWidthGiveIdenticalResults) {
 }
 
 // Placement changes no result (issue 12 item 1): a bfloat16 copy of the quickstart model
-// pruned with early rejection, float32 compute on 1 and 3 ranks and bfloat16 compute on 1
-// rank and with W = 2 on 2 ranks, gives bitwise the same report and checkpoint streamed
+// pruned with early rejection, float32 compute on 1 and 3 ranks and W = 1 x S = 2, bfloat16
+// compute on 1 rank and with W = 2 on 2 ranks, gives bitwise the same report and checkpoint streamed
 // as resident on the same ranks. (Early rejection is decided per rank, so a bound depends
 // on the world size; the accept/reject decisions do not.)
 TEST_F(Determinism, StreamedPlacementGivesTheResidentResults) {
@@ -157,6 +157,7 @@ TEST_F(Determinism, StreamedPlacementGivesTheResidentResults) {
   int bounds = 0, accepted = 0;
   for (const Case& c : std::vector<Case>{{"float32", "n1", 1, {}},
                                          {"float32", "n3", 3, {}},
+                                         {"float32", "n2w1", 2, {"--set", "parallel.candidate_width=1"}},
                                          {"bfloat16", "n1", 1, {}},
                                          {"bfloat16", "n2w2", 2, {"--set", "parallel.candidate_width=2"}}}) {
     const std::string what = c.dtype + " " + c.name + ": stream vs resident";
