@@ -103,6 +103,16 @@ void check_weights(const ModelConfig& c, const io::WeightSource& w) {
 
 LayerTable LayerTable::load(const ModelConfig& c, const io::WeightSource& w, c10::ScalarType dtype,
                             c10::Device device) {
+  return open(c, w, dtype, device, /*streamed=*/false);
+}
+
+LayerTable LayerTable::open_streamed(const ModelConfig& c, const io::WeightSource& w, c10::ScalarType dtype,
+                                     c10::Device device) {
+  return open(c, w, dtype, device, /*streamed=*/true);
+}
+
+LayerTable LayerTable::open(const ModelConfig& c, const io::WeightSource& w, c10::ScalarType dtype, c10::Device device,
+                            bool streamed) {
   check_weights(c, w);
   LayerTable t;
   t.config_ = c;
@@ -112,7 +122,16 @@ LayerTable LayerTable::load(const ModelConfig& c, const io::WeightSource& w, c10
   t.layers_.resize(static_cast<size_t>(c.num_hidden_layers));
   for_each_tensor(c, *t.arch_, [&](const std::string& name, const std::vector<int64_t>&, const GlobalTensorSpec* g,
                                  const LayerTensorSpec* spec, int64_t l) {
-    at::Tensor x = fetch_checked(w, name, dtype, device);
+    // Streamed, all but the final norm stay views of the mapping; of those the embedding is
+    // checked now, the layers when first fetched.
+    at::Tensor x;
+    if (!streamed || (g && g->role == GlobalRole::kFinalNorm)) {
+      x = fetch_checked(w, name, dtype, device);
+    } else {
+      x = w.get(name);
+      LACO_INPUT_CHECK(!g || g->role != GlobalRole::kEmbed || at::isfinite(x).all().item<bool>(),
+                       "tensor '{}' in {} holds non-finite values (NaN or Inf)", name, w.file_of(name));
+    }
     if (spec) {
       t.layers_[static_cast<size_t>(l)][spec->role] = x;
     } else if (g->role == GlobalRole::kEmbed) {
@@ -125,6 +144,11 @@ LayerTable LayerTable::load(const ModelConfig& c, const io::WeightSource& w, c10
   });
   if (c.tie_word_embeddings) t.lm_head_ = t.embed_;
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) t.layer_map_.push_back({l});
+  if (streamed) {
+    t.source_ = w;
+    t.merged_.assign(t.layers_.size(), 0);
+    t.checked_.assign(t.layers_.size(), 0);
+  }
   return t;
 }
 
@@ -151,37 +175,6 @@ LayerTable LayerTable::random(const ModelConfig& c, uint64_t seed, c10::ScalarTy
     t.layers_.push_back(std::move(lw));
     t.layer_map_.push_back({l});
   }
-  return t;
-}
-
-LayerTable LayerTable::open_streamed(const ModelConfig& c, const io::WeightSource& w, c10::ScalarType dtype,
-                                     c10::Device device) {
-  check_weights(c, w);
-  LayerTable t;
-  t.config_ = c;
-  t.arch_ = &arch_for(c);
-  t.dtype_ = dtype;
-  t.device_ = device;
-  t.source_ = w;
-  t.layers_.resize(static_cast<size_t>(c.num_hidden_layers));
-  for_each_tensor(c, *t.arch_, [&](const std::string& name, const std::vector<int64_t>&, const GlobalTensorSpec* g,
-                                 const LayerTensorSpec* spec, int64_t l) {
-    if (spec) {
-      t.layers_[static_cast<size_t>(l)][spec->role] = w.get(name);  // the mmap view
-    } else if (g->role == GlobalRole::kEmbed) {
-      t.embed_ = w.get(name);
-      LACO_INPUT_CHECK(at::isfinite(t.embed_).all().item<bool>(),
-                       "tensor '{}' in {} holds non-finite values (NaN or Inf)", name, w.file_of(name));
-    } else if (g->role == GlobalRole::kFinalNorm) {
-      t.norm_ = fetch_checked(w, name, dtype, device);
-    } else if (g->role == GlobalRole::kLmHead) {
-      t.lm_head_ = w.get(name);
-    }
-  });
-  if (c.tie_word_embeddings) t.lm_head_ = t.embed_;
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) t.layer_map_.push_back({l});
-  t.merged_.assign(t.layers_.size(), 0);
-  t.checked_.assign(t.layers_.size(), 0);
   return t;
 }
 

@@ -409,17 +409,16 @@ MemoryBudget resolve_budget(const RunConfig& cfg, Device device, int ranks_per_n
   return b;
 }
 
-std::string memory_plan_table(const RunConfig& cfg, const ModelConfig& mc, const std::vector<int64_t>& sample_lengths,
-                              int world_size, int ranks_per_node) {
+MemoryPlan plan_for_run(const RunConfig& cfg, const ModelConfig& mc, const std::vector<int64_t>& sample_lengths,
+                        int world_size, int ranks_per_node) {
   // An uneven layout (world not a multiple of the ranks per node) is planned as one node.
   int per_node = std::max(1, ranks_per_node), nodes = 1;
   if (world_size % per_node == 0) nodes = world_size / per_node;
   else per_node = world_size;
   MemoryPlanInput in = memory_plan_input(cfg, mc, sample_lengths, nodes, per_node);
   in.lengths_source = "tokenized calibration.file";
-  const Device device = in.device;
-  in.budget = resolve_budget(cfg, device, per_node, std::nullopt, std::nullopt, "", "");
-  return format_memory_plan(plan_memory(mc, in));
+  in.budget = resolve_budget(cfg, in.device, per_node, std::nullopt, std::nullopt, "", "");
+  return plan_memory(mc, in);
 }
 
 }  // namespace laco::model

@@ -73,7 +73,8 @@ CollapseParams collapse_params(const RunConfig& cfg, int64_t layers) {
 }
 
 void print_dry_run(const RunConfig& cfg, const model::ModelConfig& mc, const CollapseParams& p,
-                   const dist::Plan& plan, const std::vector<std::vector<int64_t>>& samples) {
+                   const dist::Plan& plan, const std::vector<std::vector<int64_t>>& samples,
+                   const model::MemoryPlan& memory) {
   int64_t tokens = 0;
   for (const auto& s : samples) tokens += static_cast<int64_t>(s.size());
   const int64_t first_k = std::min(p.merge_layers - 1, mc.num_hidden_layers - (p.highest - p.merge_layers) - 1);
@@ -89,9 +90,7 @@ void print_dry_run(const RunConfig& cfg, const model::ModelConfig& mc, const Col
   std::printf("  worst case       %lld candidates\n", static_cast<long long>(worst));
   std::printf("  calibration      %zu samples, %lld tokens\n", samples.size(), static_cast<long long>(tokens));
   std::printf("  ranks            %d = W %d x S %d\n", plan.world_size, plan.candidate_width, plan.data_shards);
-  std::vector<int64_t> lengths;
-  for (const auto& s : samples) lengths.push_back(static_cast<int64_t>(s.size()));
-  std::fputs(model::memory_plan_table(cfg, mc, lengths, plan.world_size, ranks_on_node(plan.world_size)).c_str(), stdout);
+  std::fputs(model::format_memory_plan(memory).c_str(), stdout);
 }
 
 // The original model must give finite hidden states on every real token, or no similarity
@@ -205,7 +204,7 @@ class PruneRun {
                                 {"model (config.json and weight file sizes)", fingerprint_.dump()},
                                 {"calibration token ids", calibration_digest(samples_)}});
     if (opt_.dry_run) {
-      if (rank_ == 0) print_dry_run(cfg_, mc_, params_, plan_, samples_);
+      if (rank_ == 0) print_dry_run(cfg_, mc_, params_, plan_, samples_, memory_);
       return kExitOk;
     }
     dist::agree(world_, [&] { claim_output_dir(); });
@@ -264,18 +263,13 @@ class PruneRun {
   void resolve_placement() {
     std::vector<int64_t> lengths;
     for (const auto& s : samples_) lengths.push_back(static_cast<int64_t>(s.size()));
-    const int per_node = ranks_on_node(world_.size());
-    model::MemoryPlanInput in =
-        model::memory_plan_input(cfg_, mc_, lengths, (world_.size() + per_node - 1) / per_node, per_node);
-    in.budget = model::resolve_budget(cfg_, in.device, per_node, std::nullopt, std::nullopt, "", "");
-    const model::MemoryPlan plan = model::plan_memory(mc_, in);
-    if (in.placement == Placement::kAuto) {
-      placement_ = model::require_placement(plan);
+    memory_ = model::plan_for_run(cfg_, mc_, lengths, world_.size(), ranks_on_node(world_.size()));
+    if (cfg_.model.placement == Placement::kAuto) {
+      placement_ = model::require_placement(memory_);
     } else {
-      placement_ = in.placement;
-      if (!plan.chosen) spdlog::warn("{} (the plan is an estimate; running as configured)", plan.reason);
+      placement_ = cfg_.model.placement;
+      if (!memory_.chosen) spdlog::warn("{} (the plan is an estimate; running as configured)", memory_.reason);
     }
-    placement_reason_ = plan.reason;
   }
 
   // No output may be an input (io/path_guard.h).
@@ -358,7 +352,7 @@ class PruneRun {
     double t0 = wall_seconds();
     const bool stream = placement_ == Placement::kStream;
     if (rank_ == 0)
-      spdlog::info("placement: {} ({})", name_of(placement_), placement_reason_);
+      spdlog::info("placement: {} ({})", name_of(placement_), memory_.reason);
     model_ = std::make_unique<model::Transformer>(stream ? model::LayerTable::open_streamed(mc_, weights_, dtype_, device_)
                                                          : model::LayerTable::load(mc_, weights_, dtype_, device_));
     phases_.add("load", t0, wall_seconds(), static_cast<int64_t>(model_->table().bytes()));
@@ -474,8 +468,8 @@ class PruneRun {
   dist::Plan plan_;
   CollapseParams params_;
   std::string out_dir_, profile_path_;
+  model::MemoryPlan memory_;                    // this rank's plan (validate)
   Placement placement_ = Placement::kResident;  // resolved: resident | stream
-  std::string placement_reason_;
   std::optional<CollapseState> resumed_;
   io::DirLock lock_;
   std::vector<std::vector<int64_t>> samples_;

@@ -12,20 +12,8 @@
 namespace laco::prune {
 namespace {
 
-using Samples = std::vector<std::vector<int64_t>>;
-
-Samples random_samples(int n, int64_t vocab, uint64_t seed) {
-  Samples out;
-  uint64_t x = seed;
-  auto next = [&] { return (x = x * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
-  for (int i = 0; i < n; ++i) {
-    std::vector<int64_t> s = {1};
-    const int len = 4 + static_cast<int>(next() % 12);
-    for (int t = 0; t < len; ++t) s.push_back(static_cast<int64_t>(next() % static_cast<uint64_t>(vocab)));
-    out.push_back(s);
-  }
-  return out;
-}
+using Samples = test::Samples;
+using test::random_samples;
 
 at::Tensor final_hidden(const model::Transformer& m, const std::vector<int64_t>& s) {
   at::Tensor ids = at::tensor(s, at::kLong).view({1, -1});

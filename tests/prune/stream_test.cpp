@@ -18,7 +18,8 @@
 namespace laco::prune {
 namespace {
 
-using Samples = std::vector<std::vector<int64_t>>;
+using Samples = test::Samples;
+using test::random_samples;
 
 TEST(StreamSchedule, WaveSizesByHand) {
   EXPECT_EQ(wave_sizes(4, 2, true), (std::vector<int64_t>{1, 3}));
@@ -100,19 +101,6 @@ TEST(StreamedTable, FetchesBitwiseWhatAResidentTableHolds) {
     for (const auto& x : m.t) owned += x.defined() ? static_cast<uint64_t>(x.nbytes()) : 0;
     EXPECT_EQ(streamed.bytes(), owned);
   }
-}
-
-Samples random_samples(int n, int64_t vocab, uint64_t seed) {
-  Samples out;
-  uint64_t x = seed;
-  auto next = [&] { return (x = x * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
-  for (int i = 0; i < n; ++i) {
-    std::vector<int64_t> s = {1};
-    const int len = 4 + static_cast<int>(next() % 12);
-    for (int t = 0; t < len; ++t) s.push_back(static_cast<int64_t>(next() % static_cast<uint64_t>(vocab)));
-    out.push_back(s);
-  }
-  return out;
 }
 
 struct EvalRun {

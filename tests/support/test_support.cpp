@@ -73,6 +73,19 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+Samples random_samples(int n, int64_t vocab, uint64_t seed) {
+  Samples out;
+  uint64_t x = seed;
+  auto next = [&] { return (x = x * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  for (int i = 0; i < n; ++i) {
+    std::vector<int64_t> s = {1};
+    const int len = 4 + static_cast<int>(next() % 12);
+    for (int t = 0; t < len; ++t) s.push_back(static_cast<int64_t>(next() % static_cast<uint64_t>(vocab)));
+    out.push_back(s);
+  }
+  return out;
+}
+
 std::string laco_bin() {
   const char* env = std::getenv("LACO_BIN");
   if (env && *env) return env;

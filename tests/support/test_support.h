@@ -54,6 +54,9 @@ void expect_input_error(Fn&& fn, const std::vector<std::string>& parts) {
 
 // $LACO_BIN, else the laco_dist built next to the tests (build/laco_dist), else PATH.
 std::string laco_bin();
+// n calibration samples of ids: BOS (1) then 4..15 ids below `vocab`, from a fixed LCG.
+using Samples = std::vector<std::vector<int64_t>>;
+Samples random_samples(int n, int64_t vocab, uint64_t seed);
 // Runs `$LACO_BIN args...` (or `prefix... $LACO_BIN args...`, e.g. mpirun) and captures output.
 CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& prefix = {});
 // mpirun prefix for `ranks` ranks, root-safe and oversubscribed.

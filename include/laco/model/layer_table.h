@@ -83,6 +83,10 @@ class LayerTable {
   uint64_t bytes() const;
 
  private:
+  // load() and open_streamed(): the same checks and tensors, converted or kept as views.
+  static LayerTable open(const ModelConfig& config, const io::WeightSource& weights, c10::ScalarType dtype,
+                         c10::Device device, bool streamed);
+
   ModelConfig config_;
   const Arch* arch_ = nullptr;
   c10::ScalarType dtype_ = c10::ScalarType::Float;

@@ -121,9 +121,10 @@ uint64_t gpu_memory_total();
 // `source` names which. 0 when neither can be read.
 uint64_t host_memory_available(std::string* source);
 
-// The table for `cfg` as `laco_dist prune --dry-run` prints it: the budget resolved on this
-// machine, `world_size` ranks, `ranks_per_node` of them per node.
-std::string memory_plan_table(const RunConfig& cfg, const ModelConfig& model,
-                              const std::vector<int64_t>& sample_lengths, int world_size, int ranks_per_node);
+// The plan of a run on this machine, as `prune` resolves model.placement and `--dry-run`
+// prints it: `world_size` ranks, `ranks_per_node` of them per node (an uneven layout is
+// planned as one node), the real sample lengths, the budget resolved here.
+MemoryPlan plan_for_run(const RunConfig& cfg, const ModelConfig& model, const std::vector<int64_t>& sample_lengths,
+                        int world_size, int ranks_per_node);
 
 }  // namespace laco::model
