@@ -59,7 +59,6 @@ class LayerTable {
   // Embedding rows of ids (B, T) -> (B, T, D) in the compute dtype: gathered from the mmap
   // when streamed, so the embedding is never materialized whole.
   at::Tensor embed(const at::Tensor& ids) const;
-  const at::Tensor& embed_tokens() const { return embed_; }  // (V, D) as stored
   const at::Tensor& final_norm() const { return norm_; }     // (D) compute dtype
   at::Tensor lm_head() const;  // (V, D) compute dtype (the embedding when tied); converted when streamed
 
