@@ -1,6 +1,6 @@
 // laco_dist command-line entry point: initialise MPI, parse the global options,
 // dispatch to a subcommand, and map failures to exit codes (0 ok, 2 bad input,
-// 1 internal error). Bad input is detected identically on every rank, so rank 0
+// 1 internal error, 3 stopped by a signal and resumable). Bad input is detected identically on every rank, so rank 0
 // prints it once and every rank finalizes; a failure of one rank alone aborts the job.
 #include <malloc.h>
 
@@ -47,7 +47,8 @@ Each command prints its options and an example with: laco_dist COMMAND --help
 global options: --help, --version (before the command); anywhere on the line:
   --log-level LEVEL (trace|debug|info|warn|error|off), --log-all-ranks
 
-exit codes: 0 success, 2 bad input (one message from rank 0), 1 internal error.
+exit codes: 0 success, 2 bad input (one message from rank 0), 1 internal error,
+  3 interrupted by SIGTERM/SIGINT/SIGUSR1 at a round boundary (prune --resume continues).
 Run under MPI as: mpirun -n 4 laco_dist config.toml
 )";
 
@@ -179,6 +180,12 @@ int main(int argc, char** argv) {
   } catch (const laco::cli::HelpRequested& help) {
     if (world.rank() == 0) std::fputs(help.what(), stdout);
     code = laco::kExitOk;
+  } catch (const laco::Interrupted& e) {
+    // Every rank stopped at the same safe point; all close their files before any exits
+    // (srun --kill-on-bad-exit ends the step at the first non-zero exit).
+    world.barrier();
+    if (world.rank() == 0) std::fprintf(stderr, "laco_dist: interrupted: %s\n", e.what());
+    code = laco::kExitInterrupted;
   } catch (const laco::AgreedError& e) {
     // Every rank knows it (dist::agree): one message from rank 0, orderly finalize.
     if (world.rank() == 0) std::fprintf(stderr, "laco_dist: error: %s\n", e.what());

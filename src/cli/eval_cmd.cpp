@@ -6,6 +6,7 @@
 #include "laco/cli/args.h"
 #include "laco/cli/commands.h"
 #include "laco/core/error.h"
+#include "laco/core/interrupt.h"
 #include "laco/dist/agree.h"
 #include "laco/eval/runner.h"
 #include "laco/io/output_dir.h"
@@ -92,6 +93,7 @@ int cmd_eval(const CommandArgs& argv, dist::Communicator& world) {
       "  laco_dist eval --model ../shared/models/kjv-16L --model out/kjv-16L-laco --tasks wikitext,piqa --limit 200\n"
       "  laco_dist eval configs/quickstart.toml"};
   Args args(argv, usage);
+  install_interrupt_handlers();  // SIGTERM/SIGINT/SIGUSR1 stop before the next task (exit 3)
   eval::EvalOutputs out;
   out.print_json = args.flag("json");
   if (!args.positional().empty()) {

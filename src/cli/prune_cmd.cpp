@@ -3,6 +3,7 @@
 #include "laco/cli/args.h"
 #include "laco/cli/commands.h"
 #include "laco/core/error.h"
+#include "laco/core/interrupt.h"
 #include "laco/dist/agree.h"
 #include "laco/prune/pruner.h"
 
@@ -26,6 +27,7 @@ int cmd_prune(const CommandArgs& argv, dist::Communicator& world) {
   opt.dry_run = args.flag("dry-run");
   opt.resume = args.flag("resume");
   opt.quiet = args.flag("quiet");
+  if (!opt.dry_run) install_interrupt_handlers();  // SIGTERM/SIGINT/SIGUSR1 stop at a round boundary
   return prune::run_prune(cfg, opt, world);
 }
 

@@ -1,13 +1,16 @@
 // Process resources: see resources.h.
 #include "laco/core/resources.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -63,6 +66,33 @@ int node_local_rank() {
     if (v && *v) return std::max(0, std::atoi(v));
   }
   return 0;
+}
+
+namespace {
+cpu_set_t allowed_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) CPU_SET(0, &set);
+  return set;
+}
+}  // namespace
+
+int allowed_cpu_count() {
+  const cpu_set_t set = allowed_cpus();
+  return std::max(1, CPU_COUNT(&set));
+}
+
+std::string allowed_cpu_list() {
+  const cpu_set_t set = allowed_cpus();
+  std::string out;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &set)) continue;
+    int last = c;
+    while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, &set)) ++last;
+    out += (out.empty() ? "" : ",") + (last == c ? std::to_string(c) : fmt::format("{}-{}", c, last));
+    c = last;
+  }
+  return out;
 }
 
 std::string fnv1a_hex(const std::string& bytes) {

@@ -4,6 +4,7 @@
 #include <exception>
 #include <filesystem>
 
+#include "laco/core/interrupt.h"
 #include "laco/core/resources.h"
 
 namespace laco::dist {
@@ -74,6 +75,11 @@ void require_same(Communicator& world, const std::vector<std::pair<std::string, 
                                       "same files and settings (check node-local copies and per-node environment)",
                                       r, all[r].host, what, all[0].host), true);
   }
+}
+
+void stop_if_interrupted(Communicator& world, const std::string& what) {
+  const int32_t sig = world.allreduce<int32_t>(pending_interrupt(), ReduceOp::kMax);
+  if (sig != 0) throw Interrupted(fmt::format("{} received: {}", signal_name(sig), what));
 }
 
 }  // namespace laco::dist

@@ -121,6 +121,8 @@ void evaluate_model(const EvalOptions& opt, const ModelInfo& info_in, dist::Comm
   const EvalContext ctx{model, tok, world, opt.batch_size, info.max_length};
   const std::vector<std::string> order = task_order(opt.tasks);
   for (size_t t = 0; t < order.size(); ++t) {
+    dist::stop_if_interrupted(world, fmt::format("eval stopped before task '{}' on {}; no results were written",
+                                                 order[t], info.label));
     const double t0 = wall_seconds();
     int64_t items = 0;
     const std::vector<MetricValue> values = run_task(order[t], ctx, opt, items);

@@ -12,6 +12,7 @@
 #include "laco/core/config.h"
 #include "laco/core/error.h"
 #include "laco/core/openblas_core.h"
+#include "laco/core/resources.h"
 
 namespace laco::model {
 namespace {
@@ -50,9 +51,14 @@ at::Tensor rope_inv_freq(const ModelConfig& c) {
 int configure_threads(int64_t threads, int ranks_on_node) {
   LACO_INPUT_CHECK(threads >= 0 && threads <= kMaxThreads, "threads = {}: expected 0 (automatic) to {}", threads,
                    kMaxThreads);
-  if (threads <= 0) {
+  const int allowed = allowed_cpu_count();
+  if (threads <= 0) {  // automatic: the node's cores / its ranks, within this rank's binding
     const int cores = static_cast<int>(std::thread::hardware_concurrency());
-    threads = std::max(1, cores / std::max(1, ranks_on_node));
+    threads = std::max(1, std::min(allowed, cores / std::max(1, ranks_on_node)));
+  } else if (threads > allowed) {
+    spdlog::warn("threads = {} but this process may run on {} CPU(s) only ({}): its threads share cores; under "
+                 "srun pass --cpus-per-task={}, under mpirun --bind-to none", threads, allowed, allowed_cpu_list(),
+                 threads);
   }
   at::set_num_threads(static_cast<int>(threads));
   set_openblas_threads(static_cast<int>(threads));  // its own pool, which LibTorch does not control

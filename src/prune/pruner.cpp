@@ -2,15 +2,18 @@
 // the same order everywhere (the evaluator's gather/broadcast, phase gathers, barriers).
 #include "laco/prune/pruner.h"
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <thread>
 
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
 #include "laco/core/error.h"
+#include "laco/core/interrupt.h"
 #include "laco/core/resources.h"
 #include "laco/dist/agree.h"
 #include "laco/dist/parallel_checkpoint.h"
@@ -116,25 +119,36 @@ void print_candidate(const CandidateRecord& r, const CollapseParams& p, int64_t 
                r.accepted ? "ACCEPT" : "reject", layers_left, elapsed);
 }
 
-// Test-only fault injection (LACO_TEST_KILL_AFTER_ROUND / LACO_TEST_THROW_AFTER_ROUND,
-// LACO_TEST_KILL_IN_SAVE, LACO_TEST_FAULT_RANK, default 0): lets tests kill or fail a rank
-// at a chosen round, or kill it after it wrote its k-th checkpoint shard.
+// Test-only fault injection on rank LACO_TEST_FAULT_RANK (default 0): after round N
+// (0-based; -1 is the end of the reference pass) LACO_TEST_KILL_AFTER_ROUND=N kills the
+// rank, LACO_TEST_THROW_AFTER_ROUND=N fails it, LACO_TEST_SIGNAL_AFTER_ROUND=N sends it
+// SIGUSR1; LACO_TEST_KILL_IN_SAVE=k / LACO_TEST_SIGNAL_IN_SAVE=k do the same after it
+// wrote its k-th checkpoint shard. LACO_TEST_ROUND_DELAY_MS=t makes every rank sleep t ms
+// after the reference pass and after each round (tests that signal a running job).
 bool is_fault_rank(int rank) {
   const char* fault_rank = std::getenv("LACO_TEST_FAULT_RANK");
   return rank == (fault_rank ? std::atoi(fault_rank) : 0);
 }
 
+bool env_equals(const char* name, int64_t value) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' && std::atoll(v) == value;
+}
+
 void inject_fault(int rank, int64_t round) {
+  if (const char* ms = std::getenv("LACO_TEST_ROUND_DELAY_MS"); ms)
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(ms)));
   if (!is_fault_rank(rank)) return;
-  const char* kill = std::getenv("LACO_TEST_KILL_AFTER_ROUND");
-  if (kill && std::atoll(kill) == round) std::raise(SIGKILL);
-  const char* thr = std::getenv("LACO_TEST_THROW_AFTER_ROUND");
-  if (thr && std::atoll(thr) == round) throw InternalError(fmt::format("injected failure on rank {} after round {}", rank, round));
+  if (env_equals("LACO_TEST_KILL_AFTER_ROUND", round)) std::raise(SIGKILL);
+  if (env_equals("LACO_TEST_THROW_AFTER_ROUND", round))
+    throw InternalError(fmt::format("injected failure on rank {} after round {}", rank, round));
+  if (env_equals("LACO_TEST_SIGNAL_AFTER_ROUND", round)) std::raise(SIGUSR1);
 }
 
 void inject_save_fault(int rank, int shards_written) {
-  const char* kill = std::getenv("LACO_TEST_KILL_IN_SAVE");
-  if (kill && is_fault_rank(rank) && std::atoi(kill) == shards_written) std::raise(SIGKILL);
+  if (!is_fault_rank(rank)) return;
+  if (env_equals("LACO_TEST_KILL_IN_SAVE", shards_written)) std::raise(SIGKILL);
+  if (env_equals("LACO_TEST_SIGNAL_IN_SAVE", shards_written)) std::raise(SIGUSR1);
 }
 
 // Collective: the checkpoint (dist/parallel_checkpoint.h), rebuilt from the original
@@ -209,10 +223,32 @@ class PruneRun {
     }
     dist::agree(world_, [&] { claim_output_dir(); });
     const int threads = model::configure_threads(cfg_.model.threads, ranks_on_node(world_.size()));
-    spdlog::info("{} ranks (W={} x S={}), {} threads per rank, {} samples", plan_.world_size,
-                 plan_.candidate_width, plan_.data_shards, threads, samples_.size());
+    spdlog::info("{} ranks (W={} x S={}), {} threads per rank (rank 0 on CPUs {}), {} samples", plan_.world_size,
+                 plan_.candidate_width, plan_.data_shards, threads, allowed_cpu_list(), samples_.size());
+    if (resumed_ && resumed_->finished && fs::exists(out_dir_ + "/laco_report.json")) {
+      spdlog::info("--resume: the run in '{}' finished and its checkpoint is complete", out_dir_);
+    } else {
+      prune_and_write();
+    }
+    // [eval]: original vs pruned, once the checkpoint is complete on disk.
+    if (!cfg_.eval.present || cfg_.eval.tasks.empty()) return kExitOk;
+    dist::stop_if_interrupted(world_, fmt::format("the pruned checkpoint in '{}' is complete; [eval] was skipped: "
+                                                  "run prune --resume (or laco_dist eval) to evaluate", out_dir_));
+    return eval::run_eval_section(cfg_, world_);
+  }
+
+ private:
+  // The collapse loop from the start or the resumed state, then the checkpoint. A stop
+  // signal ends it at the next safe point (dist::stop_if_interrupted): after the reference
+  // pass or after a round, whose state is saved; the final write always completes.
+  void prune_and_write() {
     open_profile();
     CandidateEvaluator& evaluator = load_replica();
+    inject_fault(rank_, -1);
+    dist::stop_if_interrupted(world_, resumed_ ? fmt::format("stopped after the reference pass; the saved state in '{}' "
+                                                             "is unchanged: continue with --resume", out_dir_)
+                                               : std::string("stopped after the reference pass, before the first "
+                                                             "round: a rerun or --resume starts from the beginning"));
     CollapseState state = initial_state(params_);
     if (resumed_) {
       state = std::move(*resumed_);
@@ -222,14 +258,13 @@ class PruneRun {
     }
     if (!state.finished)
       run_collapse(params_, evaluator, state, [&](const CollapseState& s, size_t first) { on_round(s, first); });
+    const InterruptHold hold;  // the final write completes whatever arrives
     finish(state);
     world_.barrier();
-    // [eval]: original vs pruned, once the checkpoint is complete on disk.
-    if (cfg_.eval.present && !cfg_.eval.tasks.empty()) return eval::run_eval_section(cfg_, world_);
-    return kExitOk;
+    if (pending_interrupt() != 0 && rank_ == 0)
+      spdlog::warn("{} arrived during the final write, which completed", signal_name(pending_interrupt()));
   }
 
- private:
   // Read-only: the model, the paths, the output directory, a resumed state, the
   // calibration set and the checkpoint's headers.
   void validate() {
@@ -412,6 +447,8 @@ class PruneRun {
       phases_.add("save", t0, wall_seconds());
     }
     inject_fault(rank_, s.rounds - 1);
+    dist::stop_if_interrupted(world_, fmt::format("stopped after round {}; the state is saved in '{}/laco_state.json': "
+                                                  "continue with --resume", s.rounds - 1, out_dir_));
   }
 
   // GPU memory in use and RssAnon after the cache and after every round (the caching

@@ -3,6 +3,8 @@
 // variables), which pick the threads per rank and the GPU of a rank.
 #include "laco/core/resources.h"
 
+#include <sched.h>
+
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -53,6 +55,32 @@ TEST_F(LauncherEnv, RanksOnNodeFallsBackWhenUnsetOrZero) {
   EXPECT_EQ(ranks_on_node(7), 4);
   setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2", 1);
   EXPECT_EQ(ranks_on_node(7), 2);
+}
+
+// The CPUs a launcher's binding leaves, as a count and a list (this thread's mask is set
+// and restored around each case).
+TEST(AllowedCpus, CountAndListFollowTheAffinityMask) {
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &saved)) cpus.push_back(c);
+  const auto pin = [](const std::vector<int>& which) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : which) CPU_SET(c, &set);
+    ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
+  };
+  pin({cpus[0]});
+  EXPECT_EQ(allowed_cpu_count(), 1);
+  EXPECT_EQ(allowed_cpu_list(), std::to_string(cpus[0]));
+  if (cpus.size() >= 2 && cpus[1] == cpus[0] + 1) {
+    pin({cpus[0], cpus[1]});
+    EXPECT_EQ(allowed_cpu_count(), 2);
+    EXPECT_EQ(allowed_cpu_list(), std::to_string(cpus[0]) + "-" + std::to_string(cpus[1]));
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
+  EXPECT_EQ(allowed_cpu_count(), static_cast<int>(cpus.size()));
 }
 
 }  // namespace

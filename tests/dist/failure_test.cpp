@@ -1,7 +1,7 @@
 // Failure behaviour under mpirun (issue 5 item 5): bad input ends every rank with one
 // message and exit code 2; an exception on one rank aborts the job within seconds; a
 // rank killed with SIGKILL ends the job and `--resume` completes it to the same bytes as
-// an uninterrupted run. Faults come from the test-only LACO_TEST_* hooks in pruner.cpp.
+// an uninterrupted run; a stop signal ends every rank at the same round with exit 3. Faults come from the test-only LACO_TEST_* hooks in pruner.cpp.
 #include <chrono>
 #include <csignal>
 #include <map>
@@ -176,6 +176,41 @@ TEST_F(Failure, ResumeWithChangedThresholdIsAnInputError) {
   EXPECT_EQ(resumed.cli.exit_code, 2) << resumed.cli.err;
   EXPECT_EQ(count(resumed.cli.err, "laco_dist: error:"), 1u) << resumed.cli.err;
   EXPECT_NE(resumed.cli.err.find("laco.threshold"), std::string::npos) << resumed.cli.err;
+}
+
+// (f) A stop signal on rank 1 alone (issue 13 item 3): every rank stops at the end of the
+// same round (one allreduce), exit 3 with one message; --resume completes to the same bytes.
+TEST_F(Failure, StopSignalOnOneRankStopsEveryRankAtTheSameRoundAndResumes) {
+  LACO_REQUIRE_ASSET("models/kjv-16L");
+  const std::string ref = reference(2);
+  const std::string d = dir("signal_rank1");
+  const Timed t = run(laco::test::quick_prune_args(d), 2, {{"LACO_TEST_SIGNAL_AFTER_ROUND", "1"}, {"LACO_TEST_FAULT_RANK", "1"}});
+  EXPECT_EQ(t.cli.exit_code, 3) << t.cli.err;
+  EXPECT_EQ(count(t.cli.err, "laco_dist: interrupted: SIGUSR1 received: stopped after round 1"), 1u) << t.cli.err;
+  ASSERT_TRUE(laco::test::exists(d + "/laco_state.json")) << t.cli.err;
+  EXPECT_EQ(json::parse(laco::test::read_file(d + "/laco_state.json")).at("rounds").get<int>(), 2);
+  const Timed resumed = run(laco::test::quick_prune_args(d, {"--resume"}), 2);
+  ASSERT_EQ(resumed.cli.exit_code, 0) << resumed.cli.err;
+  expect_resumed_equals(ref, d, "-n 2 SIGUSR1 on rank 1 after round 1 + resume");
+}
+
+// (g) mpirun forwards SIGUSR1 to every rank: the documented graceful stop under mpirun.
+TEST_F(Failure, SigusrOneToMpirunStopsTheJobWithExit3AndResumes) {
+  LACO_REQUIRE_ASSET("models/kjv-16L");
+  const std::string ref = reference(2);
+  const std::string d = dir("signal_mpirun");
+  setenv("LACO_TEST_ROUND_DELAY_MS", "300", 1);
+  std::vector<std::string> prefix = laco::test::mpirun_prefix(2);
+  prefix.insert(prefix.end(), {"-x", "LACO_TEST_ROUND_DELAY_MS"});
+  const CliResult r = laco::test::run_cli_while(laco::test::quick_prune_args(d), prefix, [&](int pid) {
+    if (laco::test::wait_for_file(d + "/laco_state.json", 60)) kill(pid, SIGUSR1);
+  });
+  unsetenv("LACO_TEST_ROUND_DELAY_MS");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(count(r.err, "laco_dist: interrupted: SIGUSR1 received"), 1u) << r.err;
+  const Timed resumed = run(laco::test::quick_prune_args(d, {"--resume"}), 2);
+  ASSERT_EQ(resumed.cli.exit_code, 0) << resumed.cli.err;
+  expect_resumed_equals(ref, d, "SIGUSR1 to mpirun + resume");
 }
 
 }  // namespace

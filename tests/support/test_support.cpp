@@ -5,12 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <ATen/ATen.h>
 
@@ -96,6 +98,20 @@ std::string laco_bin() {
 }
 
 CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& prefix) {
+  return run_cli_while(args, prefix, {});
+}
+
+bool wait_for_file(const std::string& path, double seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!exists(path)) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+CliResult run_cli_while(const std::vector<std::string>& args, const std::vector<std::string>& prefix,
+                        const std::function<void(int pid)>& while_running) {
   TempDir io;
   std::vector<std::string> argv = prefix;
   argv.push_back(laco_bin());
@@ -113,6 +129,7 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
     execvp(cargv[0], cargv.data());
     _exit(127);
   }
+  if (while_running) while_running(pid);
   int status = 0;
   waitpid(pid, &status, 0);
   CliResult r;

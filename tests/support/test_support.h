@@ -3,6 +3,7 @@
 // (LACO_BIN) to check exit codes and output like a user would.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,12 @@ using Samples = std::vector<std::vector<int64_t>>;
 Samples random_samples(int n, int64_t vocab, uint64_t seed);
 // Runs `$LACO_BIN args...` (or `prefix... $LACO_BIN args...`, e.g. mpirun) and captures output.
 CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& prefix = {});
+// run_cli, calling `while_running(pid)` in this process once the child started (e.g. to
+// send it a signal when a file appears); then waits for the child.
+CliResult run_cli_while(const std::vector<std::string>& args, const std::vector<std::string>& prefix,
+                        const std::function<void(int pid)>& while_running);
+// Polls until `path` exists; false after `seconds`.
+bool wait_for_file(const std::string& path, double seconds);
 // mpirun prefix for `ranks` ranks, root-safe and oversubscribed.
 std::vector<std::string> mpirun_prefix(int ranks);
 

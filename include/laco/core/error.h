@@ -42,10 +42,18 @@ class AgreedError : public Error {
   bool input_;
 };
 
+// Every rank stopped at the same safe point after a stop signal (core/interrupt.h,
+// dist::stop_if_interrupted): what was done is saved; the message says how to continue.
+class Interrupted : public Error {
+ public:
+  explicit Interrupted(const std::string& what) : Error(what) {}
+};
+
 // Exit codes of the CLI (documented in the README).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitInternal = 1;
 inline constexpr int kExitInput = 2;
+inline constexpr int kExitInterrupted = 3;  // stopped by a signal; resumable (prune --resume)
 
 }  // namespace laco
 

@@ -20,6 +20,10 @@ int ranks_on_node(int fallback);
 // This process's rank among those on its node: OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID /
 // MPI_LOCALRANKID, else 0 (one process).
 int node_local_rank();
+// The CPUs this process may run on (sched_getaffinity): their number, and as a list
+// ("0-3,8"). What a launcher's binding left (srun --cpus-per-task, mpirun --bind-to).
+int allowed_cpu_count();
+std::string allowed_cpu_list();
 // FNV-1a 64 as 16 hex digits.
 std::string fnv1a_hex(const std::string& bytes);
 

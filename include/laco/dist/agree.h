@@ -24,4 +24,8 @@ void agree(Communicator& world, const std::function<void()>& validate);
 // rank differs from rank 0 is an AgreedError naming the item and the lowest differing rank.
 void require_same(Communicator& world, const std::vector<std::pair<std::string, std::string>>& items);
 
+// Collective, one small allreduce: when any rank has received a stop signal
+// (core/interrupt.h), every rank throws the same Interrupted ("<signal> received: <what>").
+void stop_if_interrupted(Communicator& world, const std::string& what);
+
 }  // namespace laco::dist

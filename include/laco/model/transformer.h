@@ -75,7 +75,8 @@ class Transformer {
 at::Tensor rope_inv_freq(const ModelConfig& config);
 
 // Sets LibTorch's and OpenBLAS's thread counts. `threads` = 0 means cores / ranks on
-// this node. Returns the count used.
+// this node, at most the CPUs this process may run on; more threads than those CPUs is
+// a warning naming them (an srun without --cpus-per-task). Returns the count used.
 int configure_threads(int64_t threads, int ranks_on_node);
 
 }  // namespace laco::model
