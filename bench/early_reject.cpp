@@ -54,7 +54,7 @@ class BruteForce : public prune::Evaluator {
       model::Transformer m(t);
       double sum = 0;
       for (const auto& b : own_) {
-        const at::Tensor h = m.final_norm(m.run_layers(m.embed(b.ids), 0, m.num_layers(), b.ctx));
+        const at::Tensor h = m.final_norm(m.run_layers(m.embed(b.ids, b.ctx), 0, m.num_layers(), b.ctx));
         for (double v : prune::sample_cosines(h, b.reference, b.mask, Representation::kFlat)) sum += v;
       }
       prune::CandidateOutcome o;

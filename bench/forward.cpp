@@ -54,7 +54,7 @@ void run(const char* name, const model::LayerTable& table, c10::ScalarType dtype
   at::Tensor ids = at::randint(0, m.config().vocab_size, {b, t}, at::kLong);
   at::Tensor mask = at::ones({b, t}, at::kLong);
   model::BatchContext ctx = m.make_context(mask, t);
-  at::Tensor h = m.embed(ids);
+  at::Tensor h = m.embed(ids, ctx);
   const double s = seconds_of([&] { m.run_layers(h, 0, m.num_layers(), ctx); }, 3);
   const double gflops = layer_flops(m.config(), b, t) / s / 1e9;
   std::printf("%-22s %-9s %10.0f tok/s %8.1f GFLOP/s  %5.1f%% of peak\n", name, model::dtype_string(dtype).c_str(),

@@ -54,7 +54,7 @@ void score_batch(const model::Transformer& model, const std::vector<Row>& rows, 
     for (int64_t p = n - c; p < n; ++p) flat_positions.push_back(i * t + p);
   }
   model::BatchContext ctx = model.make_context(mask, t);
-  at::Tensor h = model.run_layers(model.embed(ids), 0, model.num_layers(), ctx);  // (B, T, D)
+  at::Tensor h = model.run_layers(model.embed(ids, ctx), 0, model.num_layers(), ctx);  // (B, T, D)
   at::Tensor sel = h.reshape({b * t, h.size(2)})
                        .index_select(0, at::tensor(flat_positions, at::kLong).to(h.device()));
   at::Tensor logp = at::log_softmax(model.logits(model.final_norm(sel.unsqueeze(0))).squeeze(0), -1)

@@ -104,12 +104,8 @@ void evaluate_model(const EvalOptions& opt, const ModelInfo& info_in, dist::Comm
   const c10::ScalarType dtype = model::scalar_type(opt.dtype);
   const c10::Device device = model::select_device(opt.device, "eval device");
   const model::ModelConfig config = model::load_model_config(info_in.path);
-  // Default: the longest sequence the model computes exactly (its positions, and an active
-  // sliding window, which laco_dist does not implement, bounds it further).
-  const int64_t longest = opt.max_length > 0 ? opt.max_length
-                          : config.sliding_window > 0
-                              ? std::min(config.max_position_embeddings, config.sliding_window)
-                              : config.max_position_embeddings;
+  // Default: the longest sequence the model has positions for.
+  const int64_t longest = opt.max_length > 0 ? opt.max_length : config.max_position_embeddings;
   model::check_sequence_length(config, longest, fmt::format("eval max_length = {}", longest));
   model::Transformer model(model::LayerTable::load(config, io::WeightSource::open_dir(info_in.path), dtype, device));
   check_vocabulary(info_in.path, model.config(), tok);

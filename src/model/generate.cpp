@@ -36,7 +36,7 @@ std::vector<std::vector<int64_t>> greedy_generate(const Transformer& model,
   double t_prefill = 0;
   for (int64_t step = 0; step < opt.max_new_tokens; ++step) {
     BatchContext ctx = model.make_context(mask, step_ids.size(1));
-    at::Tensor h = model.run_layers(model.embed(step_ids), 0, model.num_layers(), ctx, {}, &cache);
+    at::Tensor h = model.run_layers(model.embed(step_ids, ctx), 0, model.num_layers(), ctx, {}, &cache);
     cache.length += step_ids.size(1);
     at::Tensor last = model.logits(model.final_norm(h.slice(1, h.size(1) - 1)));  // (B, 1, V)
     at::Tensor next = last.argmax(-1).to(at::kCPU);                               // (B, 1)

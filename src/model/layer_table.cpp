@@ -125,7 +125,9 @@ LayerTable LayerTable::open(const ModelConfig& c, const io::WeightSource& w, c10
     // Streamed, all but the final norm stay views of the mapping; of those the embedding is
     // checked now, the layers when first fetched.
     at::Tensor x;
-    if (!streamed || (g && g->role == GlobalRole::kFinalNorm)) {
+    const bool small = g && (g->role == GlobalRole::kFinalNorm || g->role == GlobalRole::kFinalNormBias ||
+                             g->role == GlobalRole::kPosEmbed);
+    if (!streamed || small) {
       x = fetch_checked(w, name, dtype, device);
     } else {
       x = w.get(name);
@@ -140,10 +142,17 @@ LayerTable LayerTable::open(const ModelConfig& c, const io::WeightSource& w, c10
       t.norm_ = x;
     } else if (g->role == GlobalRole::kLmHead) {
       t.lm_head_ = x;
+    } else if (g->role == GlobalRole::kFinalNormBias) {
+      t.norm_bias_ = x;
+    } else if (g->role == GlobalRole::kPosEmbed) {
+      t.pos_embed_ = x;
     }
   });
   if (c.tie_word_embeddings) t.lm_head_ = t.embed_;
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) t.layer_map_.push_back({l});
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    t.layer_map_.push_back({l});
+    t.layers_[static_cast<size_t>(l)].sliding = !c.sliding_layers.empty() && c.sliding_layers[static_cast<size_t>(l)];
+  }
   if (streamed) {
     t.source_ = w;
     t.merged_.assign(t.layers_.size(), 0);
@@ -165,6 +174,10 @@ LayerTable LayerTable::random(const ModelConfig& c, uint64_t seed, c10::ScalarTy
   t.embed_ = normal({c.vocab_size, c.hidden_size}, 0.0, std * 50);  // O(1) hidden states
   t.norm_ = normal({c.hidden_size}, 1.0, 0.1);
   t.lm_head_ = c.tie_word_embeddings ? t.embed_ : normal({c.vocab_size, c.hidden_size}, 0.0, std);
+  for (const auto& g : t.arch_->global_tensors) {
+    if (g.role == GlobalRole::kFinalNormBias) t.norm_bias_ = normal(g.shape(c), 0.0, 0.1);
+    if (g.role == GlobalRole::kPosEmbed) t.pos_embed_ = normal(g.shape(c), 0.0, std * 50);
+  }
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     LayerWeights lw;
     for (const auto& spec : t.arch_->layer_tensors) {
@@ -172,6 +185,7 @@ LayerTable LayerTable::random(const ModelConfig& c, uint64_t seed, c10::ScalarTy
       const bool norm = spec.group == ParamGroup::kNorm;
       lw[spec.role] = normal(spec.shape(c), norm ? 1.0 : 0.0, norm ? 0.1 : std);
     }
+    lw.sliding = !c.sliding_layers.empty() && c.sliding_layers[static_cast<size_t>(l)];
     t.layers_.push_back(std::move(lw));
     t.layer_map_.push_back({l});
   }
@@ -198,6 +212,7 @@ at::Tensor LayerTable::fetch_tensor(int64_t i, Role role) const {
 LayerWeights LayerTable::fetch(int64_t i) const {
   if (!streamed()) return layer(i);
   LayerWeights w;
+  w.sliding = layer(i).sliding;
   for (const auto& spec : arch_->layer_tensors) w[spec.role] = fetch_tensor(i, spec.role);
   if (!merged_[static_cast<size_t>(i)]) checked_[static_cast<size_t>(layer_map_[static_cast<size_t>(i)].front())] = 1;
   ++traffic_.layers;
@@ -207,6 +222,10 @@ LayerWeights LayerTable::fetch(int64_t i) const {
 at::Tensor LayerTable::embed(const at::Tensor& ids) const {
   if (!streamed()) return at::embedding(embed_, ids.to(device_));
   return at::embedding(embed_, ids.to(embed_.device())).to(device_, dtype_);  // rows only
+}
+
+at::Tensor LayerTable::position_embed(const at::Tensor& positions) const {
+  return at::embedding(pos_embed_, positions.to(pos_embed_.device()));
 }
 
 at::Tensor LayerTable::lm_head() const { return streamed() ? lm_head_.to(device_, dtype_) : lm_head_; }
@@ -245,6 +264,7 @@ std::vector<io::NamedTensor> LayerTable::named_tensors() const {
   };
   std::vector<io::NamedTensor> out;
   out.emplace_back(global(GlobalRole::kEmbed), embed_);
+  if (pos_embed_.defined()) out.emplace_back(global(GlobalRole::kPosEmbed), pos_embed_);
   for (int64_t l = 0; l < num_layers(); ++l) {
     for (const auto& spec : arch_->layer_tensors) {
       const at::Tensor& x = layer(l)[spec.role];
@@ -252,6 +272,7 @@ std::vector<io::NamedTensor> LayerTable::named_tensors() const {
     }
   }
   out.emplace_back(global(GlobalRole::kFinalNorm), norm_);
+  if (norm_bias_.defined()) out.emplace_back(global(GlobalRole::kFinalNormBias), norm_bias_);
   if (!config_.tie_word_embeddings) out.emplace_back(global(GlobalRole::kLmHead), lm_head_);
   return out;
 }
@@ -260,6 +281,8 @@ uint64_t LayerTable::bytes() const {
   uint64_t n = 0;
   if (streamed()) {  // what the table owns besides the mmap: the final norm and merged layers
     n = static_cast<uint64_t>(norm_.nbytes());
+    for (const at::Tensor* x : {&norm_bias_, &pos_embed_})
+      if (x->defined()) n += static_cast<uint64_t>(x->nbytes());
     for (size_t i = 0; i < layers_.size(); ++i)
       for (const auto& x : layers_[i].t)
         if (merged_[i] && x.defined()) n += static_cast<uint64_t>(x.nbytes());

@@ -1,8 +1,9 @@
-// config.json parsing with transformers' defaults per model_type: see model_config.h.
-// Three kinds of key (docs/io.md, "config.json keys"): keys read into ModelConfig (range
-// checked), keys that change the math but are not implemented (refused unless at the
-// value the forward computes), and everything else, which transformers' classes for these
-// families do not read either and so cannot change the result.
+// config.json parsing: the typed getters (config_keys.h), the dispatch to the family's
+// parser (src/model/families/), the checks every family shares, and writing a pruned
+// config.json back. Three kinds of key (docs/io.md, "config.json keys"): keys read into
+// ModelConfig (range checked), keys that change the math but are not implemented (refused
+// unless at the value the forward computes), and everything else, which transformers'
+// classes for these families do not read either and so cannot change the result.
 #include "laco/model/model_config.h"
 
 #include <algorithm>
@@ -11,17 +12,14 @@
 
 #include "laco/core/error.h"
 #include "laco/io/checkpoint.h"
+#include "laco/model/arch.h"
+#include "model/config_keys.h"
 
 namespace laco::model {
-namespace {
 
 using nlohmann::json;
 
-// Family defaults that differ from ModelConfig's member initialisers (transformers 4.4x).
-void apply_family_defaults(ModelConfig& c) {
-  if (c.model_type == "mistral") c.max_position_embeddings = 4096 * 32;
-  if (c.model_type == "qwen2") c.max_position_embeddings = 32768;
-}
+namespace keys {
 
 const json* find(const json& j, const char* key) {
   auto it = j.find(key);
@@ -87,7 +85,7 @@ std::vector<int64_t> get_ids(const json& j, const char* key, const std::string& 
   return ids;
 }
 
-[[noreturn]] void refuse(const std::string& src, const std::string& key, const json& value,
+void refuse(const std::string& src, const std::string& key, const json& value,
                          const std::string& why) {
   throw InputError(fmt::format("{}: key '{}' = {} is not implemented ({})", src, key, value.dump(), why));
 }
@@ -159,78 +157,35 @@ void parse_rope(const json& j, const std::string& src, ModelConfig& c) {
   }
 }
 
-// Keys that change the computation in transformers (or describe a computation no class
-// of these families performs) and that the forward does not implement.
-void refuse_unimplemented(const json& j, const std::string& src, const ModelConfig& c) {
-  if (const json* v = find(j, "hidden_act")) {
-    const bool silu = v->is_string() && (v->get<std::string>() == "silu" || v->get<std::string>() == "swish");
-    if (!silu) refuse(src, "hidden_act", *v, "laco_dist computes silu");
-  }
-  for (const char* key : {"attn_logit_softcapping", "final_logit_softcapping"})
-    if (const json* v = find(j, key)) refuse(src, key, *v, "laco_dist applies no logit soft-capping");
-  for (const char* key : {"embedding_multiplier", "residual_multiplier", "attention_multiplier",
-                          "logits_scaling"}) {
-    const json* v = find(j, key);
-    if (v && !(v->is_number() && v->get<double>() == 1.0))
-      refuse(src, key, *v, "laco_dist scales nothing, as transformers' Llama, Mistral and Qwen2 do");
-  }
-  if (const json* v = find(j, "use_qk_norm"); v && *v != json(false))
-    refuse(src, "use_qk_norm", *v, "laco_dist has no query/key norms");
-  if (const json* v = find(j, "use_mrope"); v && *v != json(false))
-    refuse(src, "use_mrope", *v, "laco_dist computes 1-D RoPE");
+
+std::string get_string(const json& j, const char* key, const std::string& src, const std::string& fallback) {
+  const json* v = find(j, key);
+  if (!v) return fallback;
+  LACO_INPUT_CHECK(v->is_string(), "{}: key '{}' must be a string, found {}", src, key, v->dump());
+  return v->get<std::string>();
+}
+
+void refuse_unless(const json& j, const char* key, const json& ok, const std::string& src, const std::string& why) {
+  if (const json* v = find(j, key); v && *v != ok) refuse(src, key, *v, why);
+}
+
+void refuse_common(const json& j, const std::string& src) {
   if (const json* v = find(j, "quantization_config"))
     refuse(src, "quantization_config", *v, "laco_dist reads unquantized float weights");
   if (const json* v = find(j, "pruned_heads"); v && !v->empty())
     refuse(src, "pruned_heads", *v, "laco_dist expects every attention head");
-  if (const json* v = find(j, "no_rope_layers"); v && v->is_array()) {
-    for (const json& x : *v)
-      if (x == json(0) || x == json(false)) refuse(src, "no_rope_layers", *v, "laco_dist applies RoPE in every layer");
-  }
-  // transformers' Mistral and Qwen2 ignore these keys (their biases are fixed); a file
-  // that sets them describes a model neither transformers nor the arch table loads.
-  if (c.model_type != "llama") {
-    for (const char* key : {"attention_bias", "mlp_bias"}) {
-      if (const json* v = find(j, key); v && *v != json(false))
-        refuse(src, key, *v, fmt::format("transformers' {} has fixed biases: {}", c.model_type,
-                                         c.model_type == "qwen2" ? "q/k/v only" : "none"));
-    }
-  }
+  refuse_unless(j, "use_mrope", false, src, "laco_dist computes 1-D RoPE");
 }
 
-// qwen2's per-layer attention kinds (transformers >= 4.53); llama and mistral ignore it.
-// True when some layer is "sliding_attention".
-bool qwen2_layer_types_slide(const json& v, const std::string& src, int64_t layers) {
-  LACO_INPUT_CHECK(v.is_array() && static_cast<int64_t>(v.size()) == layers,
-                   "{}: key 'layer_types' must list one entry per layer ({}), found {}", src, layers,
-                   v.dump());
-  bool slides = false;
-  for (const json& t : v) {
-    if (t == json("sliding_attention")) slides = true;
-    else if (t != json("full_attention"))
-      refuse(src, "layer_types", t, "laco_dist computes full_attention (and sliding_attention within its window)");
-  }
-  return slides;
+Activation parse_activation(const json& j, const char* key, const std::string& src, const std::string& fallback) {
+  const std::string a = get_string(j, key, src, fallback);
+  if (a == "silu" || a == "swish") return Activation::kSilu;
+  if (a == "gelu_pytorch_tanh" || a == "gelu_new") return Activation::kGeluTanh;
+  if (a == "gelu") return Activation::kGelu;
+  refuse(src, key, json(a), "laco_dist computes silu, gelu, gelu_new and gelu_pytorch_tanh");
 }
 
-// ModelConfig::sliding_window: the window of the layers that use one, 0 when none does.
-// transformers' Mistral and Qwen2 default `sliding_window` to 4096 when the key is
-// absent; an explicit null means no window.
-int64_t effective_sliding_window(const json& j, const std::string& src, const ModelConfig& c) {
-  if (c.model_type == "llama") return 0;  // transformers' Llama has no window
-  const int64_t fallback = j.contains("sliding_window") ? 0 : 4096;
-  const int64_t window = get_int(j, "sliding_window", src, false, fallback, 1, kMaxPositions);
-  if (c.model_type == "mistral") return window;
-  // qwen2: the window applies only with use_sliding_window, and then to the layers at or
-  // above max_window_layers, or to those layer_types marks "sliding_attention".
-  const bool use = get_bool(j, "use_sliding_window", src, false);
-  const int64_t from = get_int(j, "max_window_layers", src, false, 28, 0, kMaxLayers);
-  const json* types = find(j, "layer_types");
-  const bool slides = types ? qwen2_layer_types_slide(*types, src, c.num_hidden_layers)
-                            : from < c.num_hidden_layers;
-  return use && slides ? window : 0;
-}
-
-void parse_dimensions(const json& j, const std::string& src, ModelConfig& c) {
+void parse_dimensions(const json& j, const std::string& src, ModelConfig& c, int64_t head_dim_default) {
   c.hidden_size = get_int(j, "hidden_size", src, true, 0, 1, kMaxHiddenSize);
   c.intermediate_size = get_int(j, "intermediate_size", src, true, 0, 1, kMaxIntermediateSize);
   c.num_hidden_layers = get_int(j, "num_hidden_layers", src, true, 0, 1, kMaxLayers);
@@ -241,10 +196,11 @@ void parse_dimensions(const json& j, const std::string& src, ModelConfig& c) {
   LACO_INPUT_CHECK(c.num_attention_heads % c.num_key_value_heads == 0,
                    "{}: num_attention_heads ({}) must be a multiple of num_key_value_heads ({})",
                    src, c.num_attention_heads, c.num_key_value_heads);
-  LACO_INPUT_CHECK(find(j, "head_dim") || c.hidden_size % c.num_attention_heads == 0,
+  LACO_INPUT_CHECK(find(j, "head_dim") || head_dim_default > 0 || c.hidden_size % c.num_attention_heads == 0,
                    "{}: hidden_size ({}) is not divisible by num_attention_heads ({}) and no "
                    "head_dim is given", src, c.hidden_size, c.num_attention_heads);
-  c.head_dim = get_int(j, "head_dim", src, false, c.hidden_size / c.num_attention_heads, 1, kMaxHeads);
+  c.head_dim = get_int(j, "head_dim", src, false,
+                       head_dim_default > 0 ? head_dim_default : c.hidden_size / c.num_attention_heads, 1, kMaxHeads);
   LACO_INPUT_CHECK(c.head_dim % 2 == 0, "{}: head_dim must be even for RoPE, found {}", src,
                    c.head_dim);
   LACO_INPUT_CHECK(c.num_attention_heads * c.head_dim <= kMaxHiddenSize,
@@ -254,42 +210,33 @@ void parse_dimensions(const json& j, const std::string& src, ModelConfig& c) {
       get_int(j, "max_position_embeddings", src, false, c.max_position_embeddings, 1, kMaxPositions);
 }
 
-}  // namespace
+}  // namespace keys
 
-std::vector<std::string> supported_model_types() { return {"llama", "mistral", "qwen2"}; }
+std::vector<std::string> supported_model_types() {
+  std::vector<std::string> types;
+  for (const Arch& a : all_archs()) types.push_back(a.family);
+  return types;
+}
 
 ModelConfig parse_model_config(const json& j, const std::string& src) {
   LACO_INPUT_CHECK(j.is_object(), "{}: expected a JSON object", src);
   ModelConfig c;
   c.raw = j;
   c.source = src;
-  const json* type = find(j, "model_type");
+  const json* type = keys::find(j, "model_type");
   LACO_INPUT_CHECK(type, "{}: required key 'model_type' is missing", src);
   LACO_INPUT_CHECK(type->is_string(), "{}: key 'model_type' must be a string", src);
   c.model_type = type->get<std::string>();
-  auto types = supported_model_types();
-  LACO_INPUT_CHECK(std::find(types.begin(), types.end(), c.model_type) != types.end(),
-                   "{}: model_type '{}' is not supported (supported: {})", src, c.model_type,
-                   fmt::join(types, ", "));
-  apply_family_defaults(c);
-  parse_dimensions(j, src, c);
-  c.rms_norm_eps = get_positive(j, "rms_norm_eps", src, c.rms_norm_eps);
-  parse_rope(j, src, c);
-  refuse_unimplemented(j, src, c);
-  c.sliding_window = effective_sliding_window(j, src, c);
-  c.tie_word_embeddings = get_bool(j, "tie_word_embeddings", src, false);
-  c.attention_bias = get_bool(j, "attention_bias", src, false);
-  c.mlp_bias = get_bool(j, "mlp_bias", src, false);
+  const Arch* arch = find_arch(c.model_type);
+  LACO_INPUT_CHECK(arch, "{}: model_type '{}' is not supported (supported: {})", src, c.model_type,
+                   fmt::join(supported_model_types(), ", "));
+  keys::refuse_common(j, src);
+  arch->parse(j, src, c);
   for (const char* key : {"torch_dtype", "dtype"}) {  // "dtype": transformers 5's name
-    const json* d = find(j, key);
-    if (!d) continue;
-    LACO_INPUT_CHECK(d->is_string(), "{}: key '{}' must be a string, found {}", src, key, d->dump());
-    c.torch_dtype = d->get<std::string>();
+    if (!keys::find(j, key)) continue;
+    c.torch_dtype = keys::get_string(j, key, src, "");
     break;
   }
-  const bool llama_ids = c.model_type != "qwen2";
-  c.bos_token_ids = get_ids(j, "bos_token_id", src, llama_ids ? std::vector<int64_t>{1} : std::vector<int64_t>{});
-  c.eos_token_ids = get_ids(j, "eos_token_id", src, llama_ids ? std::vector<int64_t>{2} : std::vector<int64_t>{});
   return c;
 }
 
@@ -303,14 +250,6 @@ ModelConfig load_model_config(const std::string& dir) {
 }
 
 void check_sequence_length(const ModelConfig& c, int64_t longest_tokens, const std::string& what) {
-  if (c.sliding_window > 0 && longest_tokens > c.sliding_window) {
-    throw InputError(fmt::format(
-        "{}: key 'sliding_window' = {}{} is active and shorter than the longest sequence of this run "
-        "({} tokens, {}); laco_dist attends to every earlier token and does not implement a sliding "
-        "window, so use sequences of at most {} tokens",
-        c.source, c.sliding_window, c.model_type == "qwen2" ? " (with use_sliding_window = true)" : "",
-        longest_tokens, what, c.sliding_window));
-  }
   LACO_INPUT_CHECK(longest_tokens <= c.max_position_embeddings,
                    "{}: key 'max_position_embeddings' = {} is shorter than the longest sequence of this "
                    "run ({} tokens, {}); use sequences of at most {} tokens",
@@ -328,22 +267,18 @@ json pruned_config_json(const ModelConfig& c, const std::vector<std::vector<int6
     for (const auto& group : layer_map) pruned.push_back((*it)[static_cast<size_t>(group.front())]);
     *it = pruned;
   }
-  out["num_hidden_layers"] = static_cast<int64_t>(layer_map.size());
+  // qwen2/qwen3 without layer_types: the layers at or above max_window_layers slide; the
+  // pruned model's first sliding layer is the first whose first original layer slid.
+  if (!out.contains("layer_types") && c.sliding_window > 0 && out.contains("max_window_layers")) {
+    int64_t from = 0;
+    while (from < static_cast<int64_t>(layer_map.size()) &&
+           !c.sliding_layers[static_cast<size_t>(layer_map[static_cast<size_t>(from)].front())])
+      ++from;
+    out["max_window_layers"] = from;
+  }
+  out[arch_for(c).layers_key] = static_cast<int64_t>(layer_map.size());
   if (!torch_dtype.empty()) out["torch_dtype"] = torch_dtype;
   return out;
-}
-
-int64_t parameter_count(const ModelConfig& c) {
-  const int64_t d = c.hidden_size, hd = c.head_dim;
-  const int64_t q = c.num_attention_heads * hd, kv = c.num_key_value_heads * hd;
-  int64_t attn = d * q + 2 * d * kv + q * d;
-  if (c.attention_bias) attn += q + 2 * kv + d;
-  else if (c.model_type == "qwen2") attn += q + 2 * kv;
-  int64_t mlp = 3 * d * c.intermediate_size;
-  if (c.mlp_bias) mlp += 2 * c.intermediate_size + d;
-  const int64_t layer = attn + mlp + 2 * d;
-  const int64_t embed = c.vocab_size * d;
-  return embed * (c.tie_word_embeddings ? 1 : 2) + d + c.num_hidden_layers * layer;
 }
 
 }  // namespace laco::model

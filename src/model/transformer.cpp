@@ -1,4 +1,4 @@
-// Llama-family forward pass: see transformer.h. Shapes: B batch, T new tokens, Tk keys,
+// The decoder forward pass, composed from the family's BlockSpec: see transformer.h. Shapes: B batch, T new tokens, Tk keys,
 // D hidden, H heads, Hkv key/value heads, hd head dim, F intermediate, V vocab.
 #include "laco/model/transformer.h"
 
@@ -67,55 +67,117 @@ int configure_threads(int64_t threads, int ranks_on_node) {
 }
 
 Transformer::Transformer(LayerTable table) : table_(std::move(table)) {
-  inv_freq_ = rope_inv_freq(table_.config()).to(device());
+  if (table_.arch().block.positions == Positions::kRope) inv_freq_ = rope_inv_freq(table_.config()).to(device());
 }
 
-at::Tensor Transformer::embed(const at::Tensor& ids) const {
+at::Tensor Transformer::embed(const at::Tensor& ids, const BatchContext& ctx) const {
   const int64_t vocab = config().vocab_size;
   if (ids.numel() > 0) {
     const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
     LACO_INPUT_CHECK(lo >= 0 && hi < vocab, "token id {} is outside the model's vocabulary [0, {})",
                      lo < 0 ? lo : hi, vocab);
   }
-  return table_.embed(ids);  // (B, T, D)
+  at::Tensor h = table_.embed(ids);  // (B, T, D)
+  const BlockSpec& block = table_.arch().block;
+  if (block.embed_scale)  // HF: the normalizer sqrt(D) rounded to the compute dtype first
+    h = h * at::scalar_tensor(std::sqrt(static_cast<double>(config().hidden_size)), h.options());
+  if (block.positions == Positions::kLearned) {
+    const int64_t hi = ctx.positions.numel() > 0 ? ctx.positions.max().item<int64_t>() : 0;
+    LACO_INPUT_CHECK(hi < config().max_position_embeddings, "position {} is beyond the model's {} learned positions",
+                     hi, config().max_position_embeddings);
+    h = h + table_.position_embed(ctx.positions).to(h.device(), h.scalar_type());
+  }
+  return h;
 }
 
 BatchContext Transformer::make_context(const at::Tensor& attention_mask, int64_t num_queries) const {
   at::Tensor m = attention_mask.to(device(), at::kLong);  // (B, Tk)
   const int64_t tk = m.size(1), tq = num_queries, past = tk - tq;
-  at::Tensor pos = (m.cumsum(1) - 1).clamp_min(0).slice(1, past, tk);  // (B, Tq)
-  // HF: freqs = inv_freq @ positions in float32, emb = cat(freqs, freqs).
-  at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1) * inv_freq_.view({1, 1, -1});
-  at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(1);  // (B, 1, Tq, hd)
   BatchContext ctx;
-  ctx.cos = emb.cos().to(dtype());
-  ctx.sin = emb.sin().to(dtype());
+  ctx.positions = (m.cumsum(1) - 1).clamp_min(0).slice(1, past, tk);  // (B, Tq)
+  if (inv_freq_.defined()) {
+    // HF: freqs = inv_freq @ positions in float32, emb = cat(freqs, freqs).
+    at::Tensor freqs = ctx.positions.to(at::kFloat).unsqueeze(-1) * inv_freq_.view({1, 1, -1});
+    at::Tensor emb = at::cat({freqs, freqs}, -1).unsqueeze(1);  // (B, 1, Tq, hd)
+    ctx.cos = emb.cos().to(dtype());
+    ctx.sin = emb.sin().to(dtype());
+  }
   auto opts = at::TensorOptions().dtype(at::kLong).device(device());
   at::Tensor qi = (at::arange(tq, opts) + past).view({tq, 1});
   at::Tensor kj = at::arange(tk, opts).view({1, tk});
   at::Tensor key_valid = m.to(at::kBool).view({m.size(0), 1, 1, tk});
   // A padded query row attends to itself only, so its (ignored) output stays finite.
   ctx.allowed = (kj <= qi).view({1, 1, tq, tk}).logical_and(key_valid).logical_or((kj == qi).view({1, 1, tq, tk}));
+  // HF's sliding mask: key j is visible to query i when i - j < window (cache indices; with
+  // left padding the same as positions between real tokens).
+  if (config().sliding_window > 0)
+    ctx.allowed_in_window = ctx.allowed.logical_and((qi - kj < config().sliding_window).view({1, 1, tq, tk}));
   return ctx;
 }
 
-at::Tensor Transformer::rms_norm(const at::Tensor& x, const at::Tensor& weight) const {
+at::Tensor Transformer::norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) const {
+  const double eps = config().rms_norm_eps;
+  switch (table_.arch().block.norm) {
+    case NormKind::kLayerNorm:
+      return at::layer_norm(x, {x.size(-1)}, weight, bias, eps);
+    case NormKind::kRmsPlusOne: {  // Gemma: (1 + w) in float32, then cast
+      at::Tensor xf = x.to(at::kFloat);
+      xf = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+      return (xf * (1.0 + weight.to(at::kFloat))).to(x.scalar_type());
+    }
+    case NormKind::kRms: break;
+  }
   at::Tensor xf = x.to(at::kFloat);  // HF computes the statistics in float32
   at::Tensor var = xf.pow(2).mean(-1, /*keepdim=*/true);
-  xf = xf * at::rsqrt(var + config().rms_norm_eps);
+  xf = xf * at::rsqrt(var + eps);
   return weight * xf.to(x.scalar_type());
 }
+
+at::Tensor Transformer::project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const {
+  if (!table_.arch().block.transposed) return linear(x, w, b);
+  at::Tensor y = at::matmul(x, w);  // Conv1D: x @ W (in, out) + b
+  return b.defined() ? y + b : y;
+}
+
+namespace {
+at::Tensor activate(const at::Tensor& x, Activation a) {
+  switch (a) {
+    case Activation::kGeluTanh: return at::gelu(x, "tanh");
+    case Activation::kGelu: return at::gelu(x);
+    case Activation::kSilu: break;
+  }
+  return at::silu(x);
+}
+}  // namespace
 
 at::Tensor Transformer::attention(const at::Tensor& x, const LayerWeights& w, const BatchContext& ctx,
                                   KvCache* cache, int64_t cache_layer) const {
   const ModelConfig& c = config();
   const int64_t b = x.size(0), t = x.size(1), h = c.num_attention_heads, hkv = c.num_key_value_heads,
                 hd = c.head_dim;
-  at::Tensor q = linear(x, w[Role::kQ], w[Role::kQBias]).view({b, t, h, hd}).transpose(1, 2);
-  at::Tensor k = linear(x, w[Role::kK], w[Role::kKBias]).view({b, t, hkv, hd}).transpose(1, 2);
-  at::Tensor v = linear(x, w[Role::kV], w[Role::kVBias]).view({b, t, hkv, hd}).transpose(1, 2);
-  q = q * ctx.cos + rotate_half(q) * ctx.sin;  // (B, H, T, hd)
-  k = k * ctx.cos + rotate_half(k) * ctx.sin;  // (B, Hkv, T, hd)
+  at::Tensor q, k, v;
+  if (w.has(Role::kQKV)) {  // fused: q, k, v stacked on the output dimension
+    const std::vector<at::Tensor> parts =
+        project(x, w[Role::kQKV], w[Role::kQKVBias]).split_with_sizes({h * hd, hkv * hd, hkv * hd}, -1);
+    q = parts[0], k = parts[1], v = parts[2];
+  } else {
+    q = linear(x, w[Role::kQ], w[Role::kQBias]);
+    k = linear(x, w[Role::kK], w[Role::kKBias]);
+    v = linear(x, w[Role::kV], w[Role::kVBias]);
+  }
+  q = q.reshape({b, t, h, hd});
+  k = k.reshape({b, t, hkv, hd});
+  if (w.has(Role::kQNorm)) {  // Qwen3: RMSNorm over each head, before RoPE
+    q = norm(q, w[Role::kQNorm], {});
+    k = norm(k, w[Role::kKNorm], {});
+  }
+  q = q.transpose(1, 2);
+  k = k.transpose(1, 2);
+  v = v.reshape({b, t, hkv, hd}).transpose(1, 2);
+  if (ctx.cos.defined()) {
+    q = q * ctx.cos + rotate_half(q) * ctx.sin;  // (B, H, T, hd)
+    k = k * ctx.cos + rotate_half(k) * ctx.sin;  // (B, Hkv, T, hd)
+  }
   if (cache) {
     const int64_t end = cache->length + t;
     at::Tensor& ck = cache->k[static_cast<size_t>(cache_layer)];
@@ -132,21 +194,32 @@ at::Tensor Transformer::attention(const at::Tensor& x, const LayerWeights& w, co
     v = v.unsqueeze(2).expand({b, hkv, groups, tk, hd}).reshape({b, h, tk, hd});
   }
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-  scores = scores.to(at::kFloat).masked_fill(ctx.allowed.logical_not(), -INFINITY);  // (B, H, T, Tk)
+  const at::Tensor& allowed = w.sliding && ctx.allowed_in_window.defined() ? ctx.allowed_in_window : ctx.allowed;
+  scores = scores.to(at::kFloat).masked_fill(allowed.logical_not(), -INFINITY);  // (B, H, T, Tk)
   at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type());
   at::Tensor out = at::matmul(probs, v).transpose(1, 2).reshape({b, t, h * hd});  // (B, T, H*hd)
-  return linear(out, w[Role::kO], w[Role::kOBias]);
+  return project(out, w[Role::kO], w[Role::kOBias]);
 }
 
 at::Tensor Transformer::mlp(const at::Tensor& x, const LayerWeights& w) const {
-  at::Tensor gate = at::silu(linear(x, w[Role::kGate], w[Role::kGateBias]));  // (B, T, F)
-  return linear(gate * linear(x, w[Role::kUp], w[Role::kUpBias]), w[Role::kDown], w[Role::kDownBias]);
+  const Activation act = config().hidden_act;
+  if (!table_.arch().block.gated_mlp)  // GPT-2: proj(act(fc(x)))
+    return project(activate(project(x, w[Role::kUp], w[Role::kUpBias]), act), w[Role::kDown], w[Role::kDownBias]);
+  at::Tensor gate, up;
+  if (w.has(Role::kGateUp)) {  // Phi-3: gate rows, then up rows
+    const std::vector<at::Tensor> parts = at::linear(x, w[Role::kGateUp]).chunk(2, -1);
+    gate = parts[0], up = parts[1];
+  } else {
+    gate = linear(x, w[Role::kGate], w[Role::kGateBias]);
+    up = linear(x, w[Role::kUp], w[Role::kUpBias]);
+  }
+  return linear(activate(gate, act) * up, w[Role::kDown], w[Role::kDownBias]);  // (B, T, D)
 }
 
 at::Tensor Transformer::run_layer(const at::Tensor& h, const LayerWeights& w, const BatchContext& ctx,
                                   KvCache* cache, int64_t cache_layer) const {
-  at::Tensor x = h + attention(rms_norm(h, w[Role::kInputNorm]), w, ctx, cache, cache_layer);
-  return x + mlp(rms_norm(x, w[Role::kPostAttnNorm]), w);
+  at::Tensor x = h + attention(norm(h, w[Role::kInputNorm], w[Role::kInputNormBias]), w, ctx, cache, cache_layer);
+  return x + mlp(norm(x, w[Role::kPostAttnNorm], w[Role::kPostAttnNormBias]), w);
 }
 
 at::Tensor Transformer::run_layers(at::Tensor h, int64_t first, int64_t last, const BatchContext& ctx,
@@ -160,7 +233,9 @@ at::Tensor Transformer::run_layers(at::Tensor h, int64_t first, int64_t last, co
   return h;
 }
 
-at::Tensor Transformer::final_norm(const at::Tensor& h) const { return rms_norm(h, table_.final_norm()); }
+at::Tensor Transformer::final_norm(const at::Tensor& h) const {
+  return norm(h, table_.final_norm(), table_.final_norm_bias());
+}
 
 at::Tensor Transformer::logits(const at::Tensor& h) const {
   return at::linear(h, table_.lm_head()).to(at::kFloat);
@@ -168,7 +243,7 @@ at::Tensor Transformer::logits(const at::Tensor& h) const {
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& attention_mask) const {
   BatchContext ctx = make_context(attention_mask, ids.size(1));
-  at::Tensor h = run_layers(embed(ids), 0, num_layers(), ctx);
+  at::Tensor h = run_layers(embed(ids, ctx), 0, num_layers(), ctx);
   return logits(final_norm(h));
 }
 

@@ -68,7 +68,7 @@ std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
   // Layer-major: each layer is fetched once and run on every batch (the same per-batch
   // operations as batch-major, so bitwise the same states; a streamed table is read once).
   std::vector<at::Tensor> h;
-  for (size_t k : run_here) h.push_back(model.embed(out[k].ids));
+  for (size_t k : run_here) h.push_back(model.embed(out[k].ids, out[k].ctx));
   for (int64_t layer = 0; layer < model.num_layers(); ++layer) {
     const model::LayerWeights w = model.table().fetch(layer);
     for (size_t j = 0; j < run_here.size(); ++j) {

@@ -65,7 +65,7 @@ void CandidateEvaluator::run_resident(const Job& job, std::vector<CandidateWork>
     if (opt_.activation_cache) {
       h = b.input_of(job.c.base).to(model_.device());
     } else {
-      h = model_.run_layers(model_.embed(b.ids), 0, job.c.base, b.ctx);
+      h = model_.run_layers(model_.embed(b.ids, b.ctx), 0, job.c.base, b.ctx);
       w.forwards += job.c.base;
     }
     h = model_.run_layers(model_.run_layer(h, merged, b.ctx), after, n, b.ctx);
@@ -111,7 +111,7 @@ void CandidateEvaluator::run_streamed(const std::vector<Job>& jobs, std::vector<
       for (int64_t i = 0; i < sizes[j][wave]; ++i) {
         const int k = jobs[j].batches[next[j] + static_cast<size_t>(i)];
         const CalibrationBatch& b = own_.at(static_cast<size_t>(k));
-        lanes.push_back({j, k, pair, pair.from_cache ? b.input_of(pair.base).to(model_.device()) : model_.embed(b.ids)});
+        lanes.push_back({j, k, pair, pair.from_cache ? b.input_of(pair.base).to(model_.device()) : model_.embed(b.ids, b.ctx)});
         pairs.push_back(pair);
       }
       next[j] += static_cast<size_t>(sizes[j][wave]);

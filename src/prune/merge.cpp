@@ -24,6 +24,7 @@ const model::LayerWeights& MergeScratch::merge(const model::LayerTable& table, i
                                                int64_t followers, const MergeSpec& spec) {
   LACO_CHECK(followers >= 1 && base + followers < table.num_layers(),
              "merge of layers [{}, {}] in a {}-layer model", base, base + followers, table.num_layers());
+  out_.sliding = table.layer(base).sliding;
   // One tensor at a time in the compute dtype (fetch_tensor: no copy when resident), so a
   // streamed table holds C tensors, not C layers, while merging.
   for (const auto& s : table.arch().layer_tensors) {
@@ -69,6 +70,7 @@ const model::LayerWeights& MergeScratch::merge(const model::LayerTable& table, i
 
 model::LayerWeights MergeScratch::take_copy() const {
   model::LayerWeights copy;
+  copy.sliding = out_.sliding;
   for (size_t r = 0; r < model::kNumRoles; ++r) {
     // Owned slot tensors are cloned; aliases of table layers stay shared handles.
     const bool owned = store_[r].defined() && out_.t[r].defined() && out_.t[r].is_same(store_[r]);

@@ -67,7 +67,7 @@ TEST(Forward, Kjv16LHiddenAndLogitsMatchGolden) {
     auto ids = p["ids"].get<std::vector<int64_t>>();
     at::Tensor mask = at::ones({1, static_cast<int64_t>(ids.size())}, at::kLong);
     BatchContext ctx = m.make_context(mask, static_cast<int64_t>(ids.size()));
-    at::Tensor h = m.final_norm(m.run_layers(m.embed(ids_tensor(ids)), 0, m.num_layers(), ctx))[0];
+    at::Tensor h = m.final_norm(m.run_layers(m.embed(ids_tensor(ids), ctx), 0, m.num_layers(), ctx))[0];
     worst_h = std::max(worst_h, max_abs_diff(h, read_npy_f32(asset("models/kjv-16L/golden/" + p["final_norm_hidden"]["file"].get<std::string>()))));
     worst_l = std::max(worst_l, max_abs_diff(m.logits(h), read_npy_f32(asset("models/kjv-16L/golden/" + p["logits"]["file"].get<std::string>()))));
     GenerateOptions opt;
@@ -138,7 +138,7 @@ TEST(Forward, LayerHookSeesEveryLayerInput) {
   at::Tensor ids = ids_tensor({1, 403, 407});
   BatchContext ctx = m.make_context(at::ones({1, 3}, at::kLong), 3);
   std::vector<at::Tensor> inputs;
-  at::Tensor out = m.run_layers(m.embed(ids), 0, m.num_layers(), ctx,
+  at::Tensor out = m.run_layers(m.embed(ids, ctx), 0, m.num_layers(), ctx,
                                 [&](int64_t, const at::Tensor& h) { inputs.push_back(h); });
   ASSERT_EQ(static_cast<int64_t>(inputs.size()), m.num_layers());
   // Resuming from the cached input of layer 3 reproduces the full run bitwise.

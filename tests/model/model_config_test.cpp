@@ -1,7 +1,7 @@
 // config.json as a file: keys that change the math but are not implemented are refused
 // naming the key, its value and the file; out-of-range values are refused with the bound;
 // duplicate keys and syntax errors are refused (the latter with line and column); sliding
-// windows are refused only where a run's sequences are longer than them. Configs of real
+// windows say which layers they apply to, and a pruned config keeps that. Configs of real
 // models (Mistral-7B-v0.1, Qwen2.5-7B, Llama-3.1-8B, the shared test models) keep loading.
 #include "laco/core/error.h"
 #include "laco/model/model_config.h"
@@ -118,7 +118,9 @@ TEST(ModelConfigFile, RefusesEachUnimplementedKeyNamingKeyValueAndFile) {
   ConfigFile f;
   json j = tiny();
   j["hidden_act"] = "gelu";
-  EXPECT_EQ(f.error(j), f.path() + R"(: key 'hidden_act' = "gelu" is not implemented (laco_dist computes silu))");
+  EXPECT_EQ(f.error(j), f.path() + R"(: key 'hidden_act' = "gelu" is not implemented (laco_dist computes silu for llama))");
+  j["hidden_act"] = "relu";  // not an activation laco_dist has at all
+  EXPECT_EQ(f.error(j), f.path() + R"(: key 'hidden_act' = "relu" is not implemented (laco_dist computes silu, gelu, gelu_new and gelu_pytorch_tanh))");
 }
 
 TEST(ModelConfigFile, RefusesUnimplementedRopeTypes) {
@@ -259,25 +261,16 @@ TEST(ModelConfigFile, RefusesDuplicateKeysAndReportsSyntaxErrorPositions) {
   }
 }
 
-TEST(ModelConfigFile, MistralWindowIsRefusedOnlyWhereSequencesAreLonger) {
+TEST(ModelConfigFile, MistralWindowAppliesToEveryLayerAndAnyLength) {
   ConfigFile f;
   ModelConfig c = f.load(mistral_7b_v01());
   EXPECT_EQ(c.sliding_window, 4096);
-  EXPECT_NO_THROW(check_sequence_length(c, 128, "calibration.max_tokens = 128"));
-  EXPECT_NO_THROW(check_sequence_length(c, 4096, "calibration.max_tokens = 4096"));  // window = length: exact
-  try {
-    check_sequence_length(c, 8192, "calibration.max_tokens = 8192");
-    ADD_FAILURE() << "a 4096-token window accepted 8192-token sequences";
-  } catch (const InputError& e) {
-    const std::string m = e.what();
-    EXPECT_HAS(m, f.path());
-    EXPECT_HAS(m, "key 'sliding_window' = 4096");
-    EXPECT_HAS(m, "8192 tokens");
-    EXPECT_HAS(m, "calibration.max_tokens = 8192");
-  }
+  EXPECT_EQ(c.sliding_layers, std::vector<char>(32, 1));
+  EXPECT_NO_THROW(check_sequence_length(c, 8192, "calibration.max_tokens = 8192"));  // the window is computed
   json j = mistral_7b_v01();
   j["sliding_window"] = nullptr;  // Mistral-7B-v0.2 and later: no window
   EXPECT_EQ(f.load(j).sliding_window, 0);
+  EXPECT_EQ(f.load(j).sliding_layers, std::vector<char>(32, 0));
   j.erase("sliding_window");      // transformers' MistralConfig default
   EXPECT_EQ(f.load(j).sliding_window, 4096);
 }
@@ -286,7 +279,6 @@ TEST(ModelConfigFile, Qwen2WindowFollowsUseSlidingWindowAndMaxWindowLayers) {
   ConfigFile f;
   ModelConfig c = f.load(qwen25_7b());  // use_sliding_window: false
   EXPECT_EQ(c.sliding_window, 0);
-  EXPECT_NO_THROW(check_sequence_length(c, 32768, "eval.max_length = 32768"));
   json j = qwen25_7b();
   j["use_sliding_window"] = true;  // but max_window_layers 28 = num_hidden_layers: no layer slides
   EXPECT_EQ(f.load(j).sliding_window, 0);
@@ -294,19 +286,24 @@ TEST(ModelConfigFile, Qwen2WindowFollowsUseSlidingWindowAndMaxWindowLayers) {
   j["sliding_window"] = 4096;
   c = f.load(j);
   EXPECT_EQ(c.sliding_window, 4096);
-  try {
-    check_sequence_length(c, 8192, "eval.max_length = 8192");
-    ADD_FAILURE() << "an active qwen2 window accepted longer sequences";
-  } catch (const InputError& e) {
-    EXPECT_HAS(std::string(e.what()), "key 'sliding_window' = 4096 (with use_sliding_window = true)");
-    EXPECT_HAS(std::string(e.what()), "eval.max_length = 8192");
+  std::vector<char> expected(28, 0);
+  for (int i = 20; i < 28; ++i) expected[static_cast<size_t>(i)] = 1;  // layers >= max_window_layers
+  EXPECT_EQ(c.sliding_layers, expected);
+  // A pruned config keeps each new layer's kind: layers 18-19 and 20-21 merged -> 26 layers,
+  // the merged 20-21 at index 19 is the first sliding one.
+  std::vector<std::vector<int64_t>> map;
+  for (int64_t l = 0; l < 28; ++l) {
+    if (l == 19 || l == 21) continue;
+    map.push_back(l == 18 || l == 20 ? std::vector<int64_t>{l, l + 1} : std::vector<int64_t>{l});
   }
+  EXPECT_EQ(pruned_config_json(c, map, "").at("max_window_layers"), 19);
   j["max_window_layers"] = 28;  // layer_types, when given, decides instead
   j["layer_types"] = json::array();
   for (int i = 0; i < 28; ++i) j["layer_types"].push_back(i < 27 ? "full_attention" : "sliding_attention");
-  EXPECT_EQ(f.load(j).sliding_window, 4096);
-  j["layer_types"].erase(27);
-  EXPECT_HAS(f.error(j), "'layer_types' must list one entry per layer (28)");
+  c = f.load(j);
+  EXPECT_EQ(c.sliding_window, 4096);
+  EXPECT_EQ(c.sliding_layers.back(), 1);
+  EXPECT_EQ(c.sliding_layers.front(), 0);
 }
 
 TEST(ModelConfigFile, SequencesLongerThanMaxPositionEmbeddingsAreRefused) {

@@ -56,8 +56,8 @@ TEST(ModelConfig, ErrorsNameTheKey) {
   j["tie_word_embeddings"] = 1;
   EXPECT_NE(error_of(j).find("tie_word_embeddings"), std::string::npos);
   j = tiny();
-  j["model_type"] = "gpt2";
-  EXPECT_NE(error_of(j).find("supported: llama, mistral, qwen2"), std::string::npos);
+  j["model_type"] = "falcon";
+  EXPECT_NE(error_of(j).find("supported: llama, mistral, qwen2, qwen3, gemma, phi3, gpt2"), std::string::npos);
   j = tiny();
   j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
   EXPECT_NE(error_of(j).find("yarn"), std::string::npos);

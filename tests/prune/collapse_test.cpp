@@ -18,7 +18,8 @@ using test::random_samples;
 at::Tensor final_hidden(const model::Transformer& m, const std::vector<int64_t>& s) {
   at::Tensor ids = at::tensor(s, at::kLong).view({1, -1});
   at::Tensor mask = at::ones_like(ids);
-  return m.final_norm(m.run_layers(m.embed(ids), 0, m.num_layers(), m.make_context(mask, ids.size(1))));
+  const model::BatchContext ctx = m.make_context(mask, ids.size(1));
+  return m.final_norm(m.run_layers(m.embed(ids, ctx), 0, m.num_layers(), ctx));
 }
 
 // Runs the complete merged model on every sample alone for every candidate.

@@ -24,6 +24,7 @@ namespace laco::model {
 // One decoder layer's tensors indexed by Role; optional ones may be undefined.
 struct LayerWeights {
   std::array<at::Tensor, kNumRoles> t;
+  bool sliding = false;  // attends within config.sliding_window (its first original layer's kind)
   const at::Tensor& operator[](Role r) const { return t[static_cast<size_t>(r)]; }
   at::Tensor& operator[](Role r) { return t[static_cast<size_t>(r)]; }
   bool has(Role r) const { return (*this)[r].defined(); }
@@ -60,6 +61,9 @@ class LayerTable {
   // when streamed, so the embedding is never materialized whole.
   at::Tensor embed(const at::Tensor& ids) const;
   const at::Tensor& final_norm() const { return norm_; }     // (D) compute dtype
+  const at::Tensor& final_norm_bias() const { return norm_bias_; }  // (D) LayerNorm families, else undefined
+  // Learned absolute position rows (B, T) -> (B, T, D) (GPT-2's wpe; compute dtype).
+  at::Tensor position_embed(const at::Tensor& positions) const;
   at::Tensor lm_head() const;  // (V, D) compute dtype (the embedding when tied); converted when streamed
 
   // What fetch() has materialized since open_streamed (zero when resident).
@@ -90,7 +94,7 @@ class LayerTable {
   const Arch* arch_ = nullptr;
   c10::ScalarType dtype_ = c10::ScalarType::Float;
   c10::Device device_ = c10::Device(c10::kCPU);
-  at::Tensor embed_, norm_, lm_head_;
+  at::Tensor embed_, norm_, lm_head_, norm_bias_, pos_embed_;  // pos_embed_, norm_bias_: small, materialized
   std::vector<LayerWeights> layers_;
   std::vector<std::vector<int64_t>> layer_map_;
   // Streamed only: the checkpoint, which current layers are owned merges, and which

@@ -1,6 +1,6 @@
-// HuggingFace config.json for the Llama family (llama, mistral, qwen2): parsed into a
-// typed ModelConfig with transformers' defaults, and written back keeping every key it
-// did not change (the raw JSON is carried along). A key that would change the math but
+// HuggingFace config.json of a supported family: parsed into a typed ModelConfig with
+// transformers' defaults (each family's parser in src/model/families/), and written back
+// keeping every key it did not change (the raw JSON is carried along). A key that would change the math but
 // is not implemented is refused, never ignored: the list is in docs/io.md, "config.json keys".
 #pragma once
 
@@ -13,6 +13,9 @@
 namespace laco::model {
 
 enum class RopeScalingType { kNone, kLinear, kLlama3 };
+// transformers' ACT2FN names: silu/swish; gelu_pytorch_tanh/gelu_new (the tanh
+// approximation); gelu (exact, erf).
+enum class Activation { kSilu, kGeluTanh, kGelu };
 
 struct RopeScaling {
   RopeScalingType type = RopeScalingType::kNone;
@@ -23,7 +26,7 @@ struct RopeScaling {
 };
 
 struct ModelConfig {
-  std::string model_type;  // llama | mistral | qwen2
+  std::string model_type;  // one of supported_model_types()
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
   int64_t num_hidden_layers = 0;
@@ -32,20 +35,22 @@ struct ModelConfig {
   int64_t head_dim = 0;             // default: hidden_size / num_attention_heads
   int64_t vocab_size = 0;
   int64_t max_position_embeddings = 2048;
-  double rms_norm_eps = 1e-6;
+  double rms_norm_eps = 1e-6;       // the eps of every norm (GPT-2: layer_norm_epsilon)
+  Activation hidden_act = Activation::kSilu;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;  // q/k/v/o biases (llama, mistral); qwen2 always has q/k/v biases
+  bool attention_bias = false;  // q/k/v/o biases (llama's attention_bias)
+  bool qkv_bias = false;        // q/k/v biases only (qwen2 always)
   bool mlp_bias = false;
   std::string torch_dtype;  // as written, may be empty
   std::vector<int64_t> bos_token_ids, eos_token_ids;
-  // Attention window, in tokens, of the layers that use one (mistral: `sliding_window`;
-  // qwen2: `sliding_window` when `use_sliding_window` and some layer is at or above
-  // `max_window_layers`, or listed "sliding_attention" in `layer_types`); 0 = none. The
-  // forward attends to every earlier token, so a window only matters where a sequence is
-  // longer than it: see check_sequence_length.
+  // Attention window, in tokens, of the layers that use one (a query attends to itself
+  // and the window - 1 keys before it); 0 = none.
   int64_t sliding_window = 0;
+  // Per original layer: 1 where the layer attends within `sliding_window` (mistral, phi3:
+  // every layer; qwen2, qwen3: layer_types, or the layers at or above max_window_layers).
+  std::vector<char> sliding_layers;
 
   nlohmann::json raw;  // the file as read; unknown keys survive a round trip
   std::string source;  // path it came from, for error messages

@@ -1,8 +1,11 @@
-// The Llama-family forward pass in pieces that pruning and evaluation reuse:
-// embed(ids) -> run_layers(h, first, last, ctx) -> final_norm(h) -> logits(h).
-// RMSNorm in float32 as HF does; RoPE in HF's rotate_half layout (linear and llama3
-// scaling); GQA attention with causal + padding masks; SwiGLU MLP. Compute dtype
-// float32/bfloat16 on CPU (float16/bfloat16 on CUDA); device cpu or cuda.
+// The decoder forward pass in pieces that pruning and evaluation reuse:
+// embed(ids, ctx) -> run_layers(h, first, last, ctx) -> final_norm(h) -> logits(h),
+// composed from the family's BlockSpec (arch.h): RMSNorm, (1 + w) RMSNorm or LayerNorm
+// (the RMS kinds in float32 as HF does); RoPE in HF's rotate_half layout (linear and
+// llama3 scaling) or learned positions; GQA attention with causal + padding masks, fused
+// or split q/k/v, optional per-head q/k norms; gated (SiLU / GELU) or plain MLP; weights
+// as nn.Linear (out, in) or Conv1D (in, out). Compute dtype float32/bfloat16 on CPU
+// (float16/bfloat16 on CUDA); device cpu or cuda.
 #pragma once
 
 #include <cstdint>
@@ -17,8 +20,10 @@ namespace laco::model {
 
 // Per-batch tensors shared by every layer: rotary tables and the attention mask.
 struct BatchContext {
-  at::Tensor cos, sin;  // (B, 1, Tq, hd) compute dtype
+  at::Tensor positions; // (B, Tq) int64: each query's position (real tokens before it)
+  at::Tensor cos, sin;  // (B, 1, Tq, hd) compute dtype (RoPE families)
   at::Tensor allowed;   // (B, 1, Tq, Tk) bool: query i may attend key j
+  at::Tensor allowed_in_window;  // the same within config.sliding_window (when it is > 0)
 };
 
 // Growing per-layer key/value cache for generation.
@@ -41,8 +46,9 @@ class Transformer {
   c10::Device device() const { return table_.device(); }
   int64_t num_layers() const { return table_.num_layers(); }
 
-  // ids (B, T) int64 -> hidden (B, T, D).
-  at::Tensor embed(const at::Tensor& ids) const;
+  // ids (B, T) int64 -> hidden (B, T, D): token embeddings (Gemma: times sqrt(D)), plus
+  // the learned position embeddings of ctx.positions where the family has them.
+  at::Tensor embed(const at::Tensor& ids, const BatchContext& ctx) const;
   // attention_mask (B, Tk) of 0/1 over all keys (cached + new); the last `num_queries`
   // columns are the queries. Positions count real tokens, so left padding is fine.
   BatchContext make_context(const at::Tensor& attention_mask, int64_t num_queries) const;
@@ -65,7 +71,8 @@ class Transformer {
   at::Tensor attention(const at::Tensor& x, const LayerWeights& w, const BatchContext& ctx,
                        KvCache* cache, int64_t cache_layer) const;
   at::Tensor mlp(const at::Tensor& x, const LayerWeights& w) const;
-  at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight) const;
+  at::Tensor norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) const;
+  at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;  // per BlockSpec layout
 
   LayerTable table_;
   at::Tensor inv_freq_;  // (hd/2) float32, with rope scaling applied
