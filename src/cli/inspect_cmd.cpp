@@ -15,7 +15,9 @@
 namespace laco::cli {
 
 int cmd_inspect(const CommandArgs& argv, dist::Communicator& world) {
-  const Usage usage{"inspect", "DIR", "Check a HuggingFace checkpoint completely and describe it.",
+  const std::string families = fmt::format("{}", fmt::join(model::supported_model_types(), ", "));
+  const Usage usage{"inspect", "DIR", "Check a HuggingFace checkpoint completely and describe it. Supported families "
+                    "(config.json model_type): " + families + ".",
                     {{"json", "print one JSON object instead of the table", true}},
                     "  laco_dist inspect ../shared/models/kjv-16L --json"};
   Args args(argv, usage);

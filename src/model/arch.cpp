@@ -2,6 +2,8 @@
 // table is built in its file under src/model/families/.
 #include "laco/model/arch.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "laco/core/error.h"
@@ -12,7 +14,8 @@ namespace laco::model {
 const std::vector<Arch>& all_archs() {
   static const std::vector<Arch> archs = {families::llama("llama"), families::llama("mistral"),
                                           families::llama("qwen2"),  families::qwen3(),
-                                          families::gemma(),         families::phi3(),
+                                          families::gemma(),         families::gemma2(),
+                                          families::phi3(),          families::baichuan(),
                                           families::gpt2()};
   return archs;
 }
@@ -48,18 +51,32 @@ const char* group_name(ParamGroup group) {
   return "?";
 }
 
+namespace {
+int64_t numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+}  // namespace
+
+int64_t layer_parameter_count(const ModelConfig& c) {
+  int64_t n = 0;
+  for (const LayerTensorSpec& t : arch_for(c).layer_tensors)
+    if (t.present(c)) n += numel(t.shape(c));
+  return n;
+}
+
+int64_t largest_layer_tensor(const ModelConfig& c) {
+  int64_t n = 0;
+  for (const LayerTensorSpec& t : arch_for(c).layer_tensors)
+    if (t.present(c)) n = std::max(n, numel(t.shape(c)));
+  return n;
+}
+
 int64_t parameter_count(const ModelConfig& c) {
-  const Arch& arch = arch_for(c);
-  const auto numel = [](const std::vector<int64_t>& shape) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    return n;
-  };
-  int64_t total = 0;
-  for (const GlobalTensorSpec& g : arch.global_tensors)
+  int64_t total = c.num_hidden_layers * layer_parameter_count(c);
+  for (const GlobalTensorSpec& g : arch_for(c).global_tensors)
     if (!(g.tied_to_embed && c.tie_word_embeddings)) total += numel(g.shape(c));
-  for (const LayerTensorSpec& t : arch.layer_tensors)
-    if (t.present(c)) total += c.num_hidden_layers * numel(t.shape(c));
   return total;
 }
 

@@ -18,6 +18,7 @@
 #include "laco/core/error.h"
 #include "laco/core/strings.h"
 #include "laco/dist/plan.h"
+#include "laco/model/arch.h"
 
 namespace laco::model {
 namespace {
@@ -179,9 +180,7 @@ MemoryPlan plan_memory(const ModelConfig& mc, const MemoryPlanInput& in) {
   plan.model_type = mc.model_type;
   plan.layers = mc.num_hidden_layers;
   plan.parameters = parameter_count(mc);
-  // parameter_count = embedding (x2 when untied) + final norm + layers x per-layer.
-  const int64_t globals = mc.vocab_size * mc.hidden_size * (mc.tie_word_embeddings ? 1 : 2) + mc.hidden_size;
-  plan.layer_parameters = (plan.parameters - globals) / mc.num_hidden_layers;
+  plan.layer_parameters = layer_parameter_count(mc);
   const dist::Plan dp = dist::make_plan(in.nodes * in.ranks_per_node, in.candidate_width);
   plan.world_size = dp.world_size;
   plan.candidate_width = dp.candidate_width;
@@ -205,8 +204,7 @@ MemoryPlan plan_memory(const ModelConfig& mc, const MemoryPlanInput& in) {
   // Zero-copy: on cpu in the checkpoint's dtype every tensor is a view of the mmap.
   const bool zero_copy = !cuda && in.compute_bytes == in.checkpoint_bytes && in.compute_dtype == in.checkpoint_dtype;
 
-  // The largest tensor of a layer (the MLP's or the attention's projection).
-  const uint64_t largest = std::max(mul(u(mc.intermediate_size), d), mul(u(mc.num_attention_heads * mc.head_dim), d));
+  const uint64_t largest = u(largest_layer_tensor(mc));  // elements of a layer's largest tensor
   const uint64_t sums = mul({2, largest, 4});  // MergeScratch's float32 acc and tmp, reused per tensor
   PlacementMemory common;
   common.activation_cache = mul({u(plan.cached_layers + 1), u(sh.shard_tokens), token_row});

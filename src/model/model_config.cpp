@@ -267,6 +267,13 @@ json pruned_config_json(const ModelConfig& c, const std::vector<std::vector<int6
     for (const auto& group : layer_map) pruned.push_back((*it)[static_cast<size_t>(group.front())]);
     *it = pruned;
   }
+  const Arch& arch = arch_for(c);
+  if (!arch.layer_kinds_key.empty()) {
+    json kinds = json::array();
+    for (const auto& group : layer_map)
+      kinds.push_back(c.sliding_layers[static_cast<size_t>(group.front())] ? "sliding_attention" : "full_attention");
+    out[arch.layer_kinds_key] = kinds;
+  }
   // qwen2/qwen3 without layer_types: the layers at or above max_window_layers slide; the
   // pruned model's first sliding layer is the first whose first original layer slid.
   if (!out.contains("layer_types") && c.sliding_window > 0 && out.contains("max_window_layers")) {
@@ -276,7 +283,7 @@ json pruned_config_json(const ModelConfig& c, const std::vector<std::vector<int6
       ++from;
     out["max_window_layers"] = from;
   }
-  out[arch_for(c).layers_key] = static_cast<int64_t>(layer_map.size());
+  out[arch.layers_key] = static_cast<int64_t>(layer_map.size());
   if (!torch_dtype.empty()) out["torch_dtype"] = torch_dtype;
   return out;
 }

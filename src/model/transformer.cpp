@@ -48,6 +48,25 @@ at::Tensor rope_inv_freq(const ModelConfig& c) {
   return at::where(medium, smoothed, scaled);
 }
 
+at::Tensor alibi_slopes(int64_t heads) {
+  // Baichuan's _get_interleave: 2^(-8/n)^(1..n) for a power of two n, else those of the
+  // closest power of two below, then every other slope of twice that many.
+  const auto power_of_two = [](int64_t n) {
+    const double start = std::pow(2.0, -std::pow(2.0, -(std::log2(static_cast<double>(n)) - 3)));
+    std::vector<double> s;
+    for (int64_t i = 0; i < n; ++i) s.push_back(start * std::pow(start, static_cast<double>(i)));
+    return s;
+  };
+  std::vector<double> slopes;
+  const int64_t closest = int64_t{1} << static_cast<int>(std::floor(std::log2(static_cast<double>(heads))));
+  slopes = power_of_two(closest);
+  if (closest != heads) {
+    const std::vector<double> extra = power_of_two(2 * closest);
+    for (int64_t i = 0; i < heads - closest; ++i) slopes.push_back(extra[static_cast<size_t>(2 * i)]);
+  }
+  return at::tensor(slopes, at::kDouble).to(at::kFloat);
+}
+
 int configure_threads(int64_t threads, int ranks_on_node) {
   LACO_INPUT_CHECK(threads >= 0 && threads <= kMaxThreads, "threads = {}: expected 0 (automatic) to {}", threads,
                    kMaxThreads);
@@ -67,7 +86,8 @@ int configure_threads(int64_t threads, int ranks_on_node) {
 }
 
 Transformer::Transformer(LayerTable table) : table_(std::move(table)) {
-  if (table_.arch().block.positions == Positions::kRope) inv_freq_ = rope_inv_freq(table_.config()).to(device());
+  if (config().alibi) slopes_ = alibi_slopes(config().num_attention_heads).to(device());
+  else if (table_.arch().block.positions == Positions::kRope) inv_freq_ = rope_inv_freq(table_.config()).to(device());
 }
 
 at::Tensor Transformer::embed(const at::Tensor& ids, const BatchContext& ctx) const {
@@ -110,6 +130,8 @@ BatchContext Transformer::make_context(const at::Tensor& attention_mask, int64_t
   ctx.allowed = (kj <= qi).view({1, 1, tq, tk}).logical_and(key_valid).logical_or((kj == qi).view({1, 1, tq, tk}));
   // HF's sliding mask: key j is visible to query i when i - j < window (cache indices; with
   // left padding the same as positions between real tokens).
+  if (slopes_.defined())  // softmax is invariant to a per-row constant: slope * j == slope * (j - i)
+    ctx.alibi = slopes_.view({1, -1, 1, 1}) * kj.to(at::kFloat).view({1, 1, 1, tk});
   if (config().sliding_window > 0)
     ctx.allowed_in_window = ctx.allowed.logical_and((qi - kj < config().sliding_window).view({1, 1, tq, tk}));
   return ctx;
@@ -193,7 +215,10 @@ at::Tensor Transformer::attention(const at::Tensor& x, const LayerWeights& w, co
     k = k.unsqueeze(2).expand({b, hkv, groups, tk, hd}).reshape({b, h, tk, hd});
     v = v.unsqueeze(2).expand({b, hkv, groups, tk, hd}).reshape({b, h, tk, hd});
   }
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
+  const double scale_by = c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : static_cast<double>(hd);
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(scale_by));
+  if (c.attn_softcap > 0) scores = at::tanh(scores / c.attn_softcap) * c.attn_softcap;  // Gemma 2
+  if (ctx.alibi.defined()) scores = scores.to(at::kFloat) + ctx.alibi;
   const at::Tensor& allowed = w.sliding && ctx.allowed_in_window.defined() ? ctx.allowed_in_window : ctx.allowed;
   scores = scores.to(at::kFloat).masked_fill(allowed.logical_not(), -INFINITY);  // (B, H, T, Tk)
   at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type());
@@ -218,6 +243,11 @@ at::Tensor Transformer::mlp(const at::Tensor& x, const LayerWeights& w) const {
 
 at::Tensor Transformer::run_layer(const at::Tensor& h, const LayerWeights& w, const BatchContext& ctx,
                                   KvCache* cache, int64_t cache_layer) const {
+  if (table_.arch().block.sandwich_norms) {  // Gemma 2: each branch's output normed too
+    const at::Tensor a = attention(norm(h, w[Role::kInputNorm], {}), w, ctx, cache, cache_layer);
+    const at::Tensor x = h + norm(a, w[Role::kPostAttnNorm], {});
+    return x + norm(mlp(norm(x, w[Role::kPreFfnNorm], {}), w), w[Role::kPostFfnNorm], {});
+  }
   at::Tensor x = h + attention(norm(h, w[Role::kInputNorm], w[Role::kInputNormBias]), w, ctx, cache, cache_layer);
   return x + mlp(norm(x, w[Role::kPostAttnNorm], w[Role::kPostAttnNormBias]), w);
 }
@@ -238,7 +268,13 @@ at::Tensor Transformer::final_norm(const at::Tensor& h) const {
 }
 
 at::Tensor Transformer::logits(const at::Tensor& h) const {
-  return at::linear(h, table_.lm_head()).to(at::kFloat);
+  at::Tensor head = table_.lm_head();
+  if (table_.arch().block.normalized_head)  // NormHead: F.normalize(W) in W's dtype, eps 1e-12
+    head = head / head.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12);
+  at::Tensor out = at::linear(h, head);
+  const double cap = config().final_softcap;
+  if (cap > 0) out = at::tanh(out / cap) * cap;  // Gemma 2, in the compute dtype as HF
+  return out.to(at::kFloat);
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& attention_mask) const {

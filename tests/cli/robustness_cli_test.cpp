@@ -207,6 +207,12 @@ TEST_F(Robustness, EverySubcommandPrintsItsHelp) {
       }
     }
   }
+  try {  // inspect's help lists the supported families
+    cli::cmd_inspect({"--help"}, world);
+  } catch (const cli::HelpRequested& help) {
+    EXPECT_NE(std::string(help.what()).find("llama, mistral, qwen2, qwen3, gemma, gemma2, phi3, baichuan, gpt2"),
+              std::string::npos) << help.what();
+  }
   const CliResult r = run_cli({"report", "--help"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("laco_dist report"), std::string::npos) << r.out;

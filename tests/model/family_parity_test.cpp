@@ -92,8 +92,9 @@ TEST_P(FamilyParity, Greedy32TokensAreIdentical) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, FamilyParity,
-                         ::testing::Values("gpt2", "gemma", "gemma-gqa", "qwen3", "qwen3-mha", "phi3", "mistral-window",
-                                           "qwen2-window", "phi3-window"),
+                         ::testing::Values("gpt2", "gemma", "gemma-gqa", "gemma2", "qwen3", "qwen3-mha", "phi3", "mistral-window",
+                                           "qwen2-window", "phi3-window", "baichuan2-7b", "baichuan2-13b", "phi3-mha",
+                                           "mistral-mqa", "qwen2-mha"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n) if (c == '-') c = '_';

@@ -57,7 +57,7 @@ TEST(ModelConfig, ErrorsNameTheKey) {
   EXPECT_NE(error_of(j).find("tie_word_embeddings"), std::string::npos);
   j = tiny();
   j["model_type"] = "falcon";
-  EXPECT_NE(error_of(j).find("supported: llama, mistral, qwen2, qwen3, gemma, phi3, gpt2"), std::string::npos);
+  EXPECT_NE(error_of(j).find("supported: llama, mistral, qwen2, qwen3, gemma, gemma2, phi3, baichuan, gpt2"), std::string::npos);
   j = tiny();
   j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
   EXPECT_NE(error_of(j).find("yarn"), std::string::npos);

@@ -1,9 +1,10 @@
 // Prune, write, reload, inspect, generate and eval for every supported family (issue 14
 // item 2): each transformers fixture (tests/fixtures/families, with kjv-16L's 512-token
 // tokenizer beside it for the calibration text) is pruned by laco_dist with merges it must
-// accept; the checkpoint it writes loads back (config.json's layer count under the family's
-// own key, per-layer window kinds kept) and computes exactly what the in-memory pruned model
-// computes; inspect, generate and eval run on it.
+// accept (down to one layer); the checkpoint it writes loads back (config.json's layer count
+// under the family's own key, per-layer window kinds kept), computes exactly what the
+// in-memory pruned model computes and what transformers computes from it (logits recorded
+// by tests/fixtures/check_pruned_greedy.py); inspect, generate and eval run on it.
 #include <filesystem>
 
 #include <ATen/ATen.h>
@@ -38,7 +39,8 @@ TEST_P(FamilyPrune, PrunedCheckpointReloadsToTheSameModelAndEveryCommandRunsOnIt
                                           "calibration.file=\"" + test::asset("data/kjv/kjv_verses.txt") + "\"",
                                           "--set", "calibration.samples=4", "--set", "calibration.max_tokens=24",
                                           "--set", "laco.merge_layers=2", "--set", "laco.threshold=-0.99",
-                                          "--set", "laco.interval=1", "--set", "model.threads=1",
+                                          "--set", "laco.interval=1", "--set", "laco.lowest_layer=0",
+                                          "--set", "model.threads=1",
                                           "--set", "output.dir=\"" + out + "\"", "--quiet"});
   ASSERT_EQ(pruned.exit_code, 0) << pruned.err;
 
@@ -62,6 +64,12 @@ TEST_P(FamilyPrune, PrunedCheckpointReloadsToTheSameModelAndEveryCommandRunsOnIt
               GetParam().c_str(), static_cast<long long>(report.at("original_layers").get<int64_t>()),
               static_cast<long long>(reloaded.num_layers()), diff);
   EXPECT_EQ(diff, 0.0) << "the written checkpoint computes something else than the pruned model";
+  // transformers' logits of this very pruned checkpoint (check_pruned_greedy.py --write-logits,
+  // made from a run with these settings): the pruned config.json means the same to both.
+  const double hf = test::max_abs_diff(reloaded.forward(ids, mask)[0],
+                                       test::read_npy_f32(fixture_dir(GetParam()) + "/pruned_hf_logits.npy"));
+  std::printf("%-14s pruned checkpoint: max |laco - transformers| = %.3g\n", GetParam().c_str(), hf);
+  EXPECT_LE(hf, 1e-4);
 
   const CliResult inspect = test::run_cli({"inspect", out, "--json"});
   ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
@@ -75,7 +83,8 @@ TEST_P(FamilyPrune, PrunedCheckpointReloadsToTheSameModelAndEveryCommandRunsOnIt
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, FamilyPrune,
-                         ::testing::Values("gpt2", "gemma", "qwen3", "phi3", "mistral-window", "qwen2-window"),
+                         ::testing::Values("gpt2", "gemma", "gemma2", "qwen3", "phi3", "mistral-window", "qwen2-window",
+                                           "baichuan2-7b", "baichuan2-13b"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n) if (c == '-') c = '_';

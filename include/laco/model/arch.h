@@ -56,6 +56,7 @@ struct BlockSpec {
   bool transposed = false;       // weights stored (in, out) (GPT-2's Conv1D), not nn.Linear's (out, in)
   bool embed_scale = false;      // embeddings times sqrt(hidden_size) in the compute dtype (Gemma)
   bool sandwich_norms = false;   // Gemma 2: post-attention and post-MLP norms on the branch outputs
+  bool normalized_head = false;  // Baichuan 2's NormHead: logits use the LM head rows / their L2 norm
 };
 
 struct Arch {
@@ -70,6 +71,10 @@ struct Arch {
   // refuses those it does not implement (InputError naming `source` and the key).
   void (*parse)(const nlohmann::json& json, const std::string& source, ModelConfig& config) = nullptr;
   std::string layers_key = "num_hidden_layers";  // the config.json key of the layer count
+  // When set, a pruned config.json always lists each layer's attention kind under this key
+  // ("sliding_attention" / "full_attention"), since the family's default pattern follows
+  // the layer index, which pruning shifts.
+  std::string layer_kinds_key;
 };
 
 // Every supported family, in the order `inspect` lists them; the one of a model_type
@@ -81,6 +86,9 @@ const Arch* find_arch(const std::string& model_type);
 const Arch& arch_for(const ModelConfig& config);
 
 std::string layer_tensor_name(const Arch& arch, int64_t layer, const LayerTensorSpec& spec);
+// Elements of one decoder layer's tensors, and of its largest tensor, from the table.
+int64_t layer_parameter_count(const ModelConfig& config);
+int64_t largest_layer_tensor(const ModelConfig& config);
 std::string shape_str(const std::vector<int64_t>& shape);  // "[172, 64]"
 const char* group_name(ParamGroup group);
 

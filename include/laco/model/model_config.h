@@ -51,6 +51,10 @@ struct ModelConfig {
   // Per original layer: 1 where the layer attends within `sliding_window` (mistral, phi3:
   // every layer; qwen2, qwen3: layer_types, or the layers at or above max_window_layers).
   std::vector<char> sliding_layers;
+  double query_pre_attn_scalar = 0;  // attention scale query_pre_attn_scalar^-1/2 (gemma2); 0: head_dim
+  double attn_softcap = 0;           // scores = cap * tanh(scores / cap) before the mask (gemma2); 0: none
+  double final_softcap = 0;          // the same on the logits (gemma2); 0: none
+  bool alibi = false;                // ALiBi position biases instead of RoPE (Baichuan2-13B)
 
   nlohmann::json raw;  // the file as read; unknown keys survive a round trip
   std::string source;  // path it came from, for error messages

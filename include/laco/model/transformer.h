@@ -24,6 +24,7 @@ struct BatchContext {
   at::Tensor cos, sin;  // (B, 1, Tq, hd) compute dtype (RoPE families)
   at::Tensor allowed;   // (B, 1, Tq, Tk) bool: query i may attend key j
   at::Tensor allowed_in_window;  // the same within config.sliding_window (when it is > 0)
+  at::Tensor alibi;     // (1, H, 1, Tk) float32: slope_h * key index, added to the scores (ALiBi models)
 };
 
 // Growing per-layer key/value cache for generation.
@@ -75,9 +76,12 @@ class Transformer {
   at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;  // per BlockSpec layout
 
   LayerTable table_;
-  at::Tensor inv_freq_;  // (hd/2) float32, with rope scaling applied
+  at::Tensor inv_freq_;  // (hd/2) float32, with rope scaling applied (RoPE models)
+  at::Tensor slopes_;    // (H) float32 ALiBi slopes (ALiBi models)
 };
 
+// ALiBi slopes for `heads` heads as Baichuan's code computes them (float32).
+at::Tensor alibi_slopes(int64_t heads);
 // Rotary inverse frequencies as transformers computes them (float32), scaling applied.
 at::Tensor rope_inv_freq(const ModelConfig& config);
 

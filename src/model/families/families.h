@@ -46,7 +46,12 @@ std::vector<GlobalTensorSpec> llama_global_tensors();
 Arch llama(const std::string& model_type);  // llama, mistral, qwen2 (llama.cpp)
 Arch qwen3();                               // qwen3.cpp
 Arch gemma();                               // gemma.cpp
+// The keys gemma and gemma2 share: dimensions (head_dim 256), eps, RoPE, the activation
+// (hidden_activation, else hidden_act), tied head, biases, token ids (gemma.cpp).
+void parse_gemma_common(const nlohmann::json& j, const std::string& src, ModelConfig& c);
+Arch gemma2();                              // gemma2.cpp
 Arch phi3();                                // phi3.cpp
+Arch baichuan();                            // baichuan.cpp
 Arch gpt2();                                // gpt2.cpp
 
 }  // namespace laco::model::families
