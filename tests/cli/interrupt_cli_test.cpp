@@ -38,18 +38,6 @@ CliResult run_signalled(const std::vector<std::string>& args, const Env& env,
   return r;
 }
 
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
-  return n;
-}
-
-json candidates_without_timing(const std::string& dir) {
-  json c = json::parse(test::read_file(dir + "/laco_report.json")).at("candidates");
-  for (auto& x : c) x.erase("seconds");
-  return c;
-}
-
 class Interrupt : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { root_ = std::make_unique<test::TempDir>(); }
@@ -70,7 +58,7 @@ class Interrupt : public ::testing::Test {
     for (const char* f : {"model.safetensors", "config.json"})
       EXPECT_TRUE(test::read_file(reference() + "/" + f) == test::read_file(d + "/" + f))
           << what << ": " << f << " differs from the uninterrupted run";
-    EXPECT_EQ(candidates_without_timing(reference()), candidates_without_timing(d)) << what;
+    EXPECT_EQ(laco::test::report_candidates(reference()), laco::test::report_candidates(d)) << what;
   }
 
   static void expect_resumes_to_reference(const std::string& d, const std::string& what) {
@@ -89,7 +77,7 @@ TEST_F(Interrupt, SignalAtARoundBoundaryExits3WithTheStateSavedAndResumesToTheSa
     const std::string d = dir("round_" + std::to_string(k));
     const CliResult r = test::run_cli(test::quick_prune_args(d), with_env({{"LACO_TEST_SIGNAL_AFTER_ROUND", std::to_string(k)}}));
     EXPECT_EQ(r.exit_code, 3) << r.err;
-    EXPECT_EQ(count(r.err, "laco_dist: interrupted: SIGUSR1 received: stopped after round " + std::to_string(k)), 1u) << r.err;
+    EXPECT_EQ(laco::test::count_of(r.err, "laco_dist: interrupted: SIGUSR1 received: stopped after round " + std::to_string(k)), 1u) << r.err;
     ASSERT_TRUE(test::exists(d + "/laco_state.json")) << r.err;
     const json state = test::read_json(d + "/laco_state.json");
     EXPECT_EQ(state.at("rounds").get<int>(), k + 1) << "the run must stop at the end of the signalled round";
@@ -154,7 +142,7 @@ TEST_F(Interrupt, SigtermAndSigintFromOutsideStopAtTheRoundEndAndResumeToTheSame
       if (test::wait_for_file(d + "/laco_state.json", 60)) kill(pid, sig);
     });
     EXPECT_EQ(r.exit_code, 3) << r.err;
-    EXPECT_EQ(count(r.err, "laco_dist: interrupted: " + std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT")), 1u) << r.err;
+    EXPECT_EQ(laco::test::count_of(r.err, "laco_dist: interrupted: " + std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT")), 1u) << r.err;
     EXPECT_FALSE(test::exists(d + "/config.json"));
     expect_resumes_to_reference(d, "external signal " + std::to_string(sig));
   }

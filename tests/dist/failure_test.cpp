@@ -48,18 +48,6 @@ Timed run(const std::vector<std::string>& args, int ranks, const Env& env = {}, 
   return t;
 }
 
-size_t count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
-  return n;
-}
-
-json candidates_without_timing(const std::string& dir) {
-  json c = json::parse(laco::test::read_file(dir + "/laco_report.json")).at("candidates");
-  for (auto& x : c) x.erase("seconds");
-  return c;
-}
-
 // Uninterrupted reference runs (by world size), made once for the whole suite.
 class Failure : public ::testing::Test {
  protected:
@@ -86,7 +74,7 @@ class Failure : public ::testing::Test {
       EXPECT_TRUE(laco::test::read_file(ref + "/" + f) == laco::test::read_file(d + "/" + f))
           << what << ": " << f << " differs from the uninterrupted run";
     }
-    EXPECT_EQ(candidates_without_timing(ref), candidates_without_timing(d)) << what;
+    EXPECT_EQ(laco::test::report_candidates(ref), laco::test::report_candidates(d)) << what;
   }
 
   static std::unique_ptr<laco::test::TempDir> root_;
@@ -109,9 +97,9 @@ TEST_F(Failure, InputErrorOnThreeRanksPrintsOneMessageAndExits2) {
   for (const auto& c : cases) {
     const Timed t = run(laco::test::quick_prune_args(dir("bad_input"), c.set), 3, {}, 60);
     EXPECT_EQ(t.cli.exit_code, 2) << c.names << "\n" << t.cli.err;
-    EXPECT_EQ(count(t.cli.err, "laco_dist: error:"), 1u) << "expected exactly one message:\n" << t.cli.err;
+    EXPECT_EQ(laco::test::count_of(t.cli.err, "laco_dist: error:"), 1u) << "expected exactly one message:\n" << t.cli.err;
     EXPECT_NE(t.cli.err.find(c.names), std::string::npos) << t.cli.err;
-    EXPECT_EQ(count(t.cli.err, "internal error"), 0u) << t.cli.err;
+    EXPECT_EQ(laco::test::count_of(t.cli.err, "internal error"), 0u) << t.cli.err;
   }
 }
 
@@ -174,7 +162,7 @@ TEST_F(Failure, ResumeWithChangedThresholdIsAnInputError) {
   ASSERT_TRUE(laco::test::exists(d + "/laco_state.json")) << killed.cli.err;
   const Timed resumed = run(laco::test::quick_prune_args(d, {"--resume", "--set", "laco.threshold=0.9"}), 2);
   EXPECT_EQ(resumed.cli.exit_code, 2) << resumed.cli.err;
-  EXPECT_EQ(count(resumed.cli.err, "laco_dist: error:"), 1u) << resumed.cli.err;
+  EXPECT_EQ(laco::test::count_of(resumed.cli.err, "laco_dist: error:"), 1u) << resumed.cli.err;
   EXPECT_NE(resumed.cli.err.find("laco.threshold"), std::string::npos) << resumed.cli.err;
 }
 
@@ -186,7 +174,7 @@ TEST_F(Failure, StopSignalOnOneRankStopsEveryRankAtTheSameRoundAndResumes) {
   const std::string d = dir("signal_rank1");
   const Timed t = run(laco::test::quick_prune_args(d), 2, {{"LACO_TEST_SIGNAL_AFTER_ROUND", "1"}, {"LACO_TEST_FAULT_RANK", "1"}});
   EXPECT_EQ(t.cli.exit_code, 3) << t.cli.err;
-  EXPECT_EQ(count(t.cli.err, "laco_dist: interrupted: SIGUSR1 received: stopped after round 1"), 1u) << t.cli.err;
+  EXPECT_EQ(laco::test::count_of(t.cli.err, "laco_dist: interrupted: SIGUSR1 received: stopped after round 1"), 1u) << t.cli.err;
   ASSERT_TRUE(laco::test::exists(d + "/laco_state.json")) << t.cli.err;
   EXPECT_EQ(json::parse(laco::test::read_file(d + "/laco_state.json")).at("rounds").get<int>(), 2);
   const Timed resumed = run(laco::test::quick_prune_args(d, {"--resume"}), 2);
@@ -207,7 +195,7 @@ TEST_F(Failure, SigusrOneToMpirunStopsTheJobWithExit3AndResumes) {
   });
   unsetenv("LACO_TEST_ROUND_DELAY_MS");
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_EQ(count(r.err, "laco_dist: interrupted: SIGUSR1 received"), 1u) << r.err;
+  EXPECT_EQ(laco::test::count_of(r.err, "laco_dist: interrupted: SIGUSR1 received"), 1u) << r.err;
   const Timed resumed = run(laco::test::quick_prune_args(d, {"--resume"}), 2);
   ASSERT_EQ(resumed.cli.exit_code, 0) << resumed.cli.err;
   expect_resumed_equals(ref, d, "SIGUSR1 to mpirun + resume");

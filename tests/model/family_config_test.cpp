@@ -12,10 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-json fixture_config(const std::string& name) {
-  const std::string here = __FILE__;  // <repo>/tests/model/family_config_test.cpp
-  return test::read_json(here.substr(0, here.rfind("/tests/")) + "/tests/fixtures/families/" + name + "/config.json");
-}
+json fixture_config(const std::string& name) { return test::read_json(test::family_fixture(name) + "/config.json"); }
 
 void expect_refused(const json& j, const std::vector<std::string>& parts) {
   test::expect_input_error([&] { parse_model_config(j, "dir/config.json"); }, parts);

@@ -21,16 +21,11 @@ using test::max_abs_diff;
 using test::read_json;
 using test::read_npy_f32;
 
-std::string fixture_dir(const std::string& name) {
-  const std::string here = __FILE__;  // <repo>/tests/model/family_parity_test.cpp
-  return here.substr(0, here.rfind("/tests/")) + "/tests/fixtures/families/" + name;
-}
-
 class FamilyParity : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     configure_threads(1, 1);
-    dir_ = fixture_dir(GetParam());
+    dir_ = test::family_fixture(GetParam());
     ASSERT_TRUE(test::exists(dir_ + "/golden.json")) << dir_;
     golden_ = read_json(dir_ + "/golden.json");
   }
@@ -95,11 +90,7 @@ INSTANTIATE_TEST_SUITE_P(Families, FamilyParity,
                          ::testing::Values("gpt2", "gemma", "gemma-gqa", "gemma2", "qwen3", "qwen3-mha", "phi3", "mistral-window",
                                            "qwen2-window", "phi3-window", "baichuan2-7b", "baichuan2-13b", "phi3-mha",
                                            "mistral-mqa", "qwen2-mha"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n) if (c == '-') c = '_';
-                           return n;
-                         });
+                         [](const auto& info) { return test::param_name(info.param); });
 
 }  // namespace
 }  // namespace laco::model

@@ -21,11 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 using test::CliResult;
 
-std::string fixture_dir(const std::string& name) {
-  const std::string here = __FILE__;  // <repo>/tests/prune/family_prune_test.cpp
-  return here.substr(0, here.rfind("/tests/")) + "/tests/fixtures/families/" + name;
-}
-
 class FamilyPrune : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FamilyPrune, PrunedCheckpointReloadsToTheSameModelAndEveryCommandRunsOnIt) {
@@ -33,16 +28,23 @@ TEST_P(FamilyPrune, PrunedCheckpointReloadsToTheSameModelAndEveryCommandRunsOnIt
   const test::TempDir tmp;
   const std::string model = tmp.file("model"), out = tmp.file("pruned");
   fs::create_directories(model);
-  for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(fixture_dir(GetParam()) + "/" + f, model + "/" + f);
+  for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(test::family_fixture(GetParam()) + "/" + f, model + "/" + f);
   fs::copy_file(test::asset("models/kjv-16L/tokenizer.json"), model + "/tokenizer.json");
-  const CliResult pruned = test::run_cli({"prune", test::quickstart_config(), "--set", "model.path=\"" + model + "\"", "--set",
-                                          "calibration.file=\"" + test::asset("data/kjv/kjv_verses.txt") + "\"",
-                                          "--set", "calibration.samples=4", "--set", "calibration.max_tokens=24",
-                                          "--set", "laco.merge_layers=2", "--set", "laco.threshold=-0.99",
-                                          "--set", "laco.interval=1", "--set", "laco.lowest_layer=0",
-                                          "--set", "model.threads=1",
-                                          "--set", "output.dir=\"" + out + "\"", "--quiet"});
+  const auto prune = [&](const std::string& dir, const std::string& placement) {
+    return test::run_cli({"prune", test::quickstart_config(), "--set", "model.path=\"" + model + "\"", "--set",
+                          "calibration.file=\"" + test::asset("data/kjv/kjv_verses.txt") + "\"",
+                          "--set", "calibration.samples=4", "--set", "calibration.max_tokens=24",
+                          "--set", "laco.merge_layers=2", "--set", "laco.threshold=-0.99", "--set", "laco.interval=1",
+                          "--set", "laco.lowest_layer=0", "--set", "model.threads=1",
+                          "--set", "model.placement=\"" + placement + "\"", "--set", "output.dir=\"" + dir + "\"",
+                          "--quiet"});
+  };
+  const CliResult pruned = prune(out, "resident");
   ASSERT_EQ(pruned.exit_code, 0) << pruned.err;
+  const CliResult streamed = prune(tmp.file("streamed"), "stream");  // fused and per-family tensors streamed too
+  ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
+  EXPECT_TRUE(test::read_file(out + "/model.safetensors") == test::read_file(tmp.file("streamed") + "/model.safetensors"))
+      << "model.placement = stream wrote other bytes than resident";
 
   // The merges the run accepted, replayed on the fixture in memory.
   const nlohmann::json report = test::read_json(out + "/laco_report.json");
@@ -67,7 +69,7 @@ TEST_P(FamilyPrune, PrunedCheckpointReloadsToTheSameModelAndEveryCommandRunsOnIt
   // transformers' logits of this very pruned checkpoint (check_pruned_greedy.py --write-logits,
   // made from a run with these settings): the pruned config.json means the same to both.
   const double hf = test::max_abs_diff(reloaded.forward(ids, mask)[0],
-                                       test::read_npy_f32(fixture_dir(GetParam()) + "/pruned_hf_logits.npy"));
+                                       test::read_npy_f32(test::family_fixture(GetParam()) + "/pruned_hf_logits.npy"));
   std::printf("%-14s pruned checkpoint: max |laco - transformers| = %.3g\n", GetParam().c_str(), hf);
   EXPECT_LE(hf, 1e-4);
 
@@ -85,11 +87,7 @@ TEST_P(FamilyPrune, PrunedCheckpointReloadsToTheSameModelAndEveryCommandRunsOnIt
 INSTANTIATE_TEST_SUITE_P(Families, FamilyPrune,
                          ::testing::Values("gpt2", "gemma", "gemma2", "qwen3", "phi3", "mistral-window", "qwen2-window",
                                            "baichuan2-7b", "baichuan2-13b"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n) if (c == '-') c = '_';
-                           return n;
-                         });
+                         [](const auto& info) { return test::param_name(info.param); });
 
 }  // namespace
 }  // namespace laco::prune

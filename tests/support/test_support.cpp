@@ -140,6 +140,29 @@ CliResult run_cli_while(const std::vector<std::string>& args, const std::vector<
   return r;
 }
 
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t p = text.find(needle); p != std::string::npos; p = text.find(needle, p + 1)) ++n;
+  return n;
+}
+
+nlohmann::json report_candidates(const std::string& dir) {
+  nlohmann::json c = read_json(dir + "/laco_report.json").at("candidates");
+  for (auto& x : c) x.erase("seconds");
+  return c;
+}
+
+std::string family_fixture(const std::string& name) {
+  const std::string here = __FILE__;  // <repo>/tests/support/test_support.cpp
+  return here.substr(0, here.rfind("/tests/")) + "/tests/fixtures/families/" + name;
+}
+
+std::string param_name(std::string name) {
+  for (char& c : name)
+    if (c == '-') c = '_';
+  return name;
+}
+
 std::vector<std::string> mpirun_prefix(int ranks) {
   return {"mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
           "-n",     std::to_string(ranks)};

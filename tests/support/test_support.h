@@ -66,6 +66,14 @@ CliResult run_cli_while(const std::vector<std::string>& args, const std::vector<
                         const std::function<void(int pid)>& while_running);
 // Polls until `path` exists; false after `seconds`.
 bool wait_for_file(const std::string& path, double seconds);
+// How often `needle` occurs in `text`.
+size_t count_of(const std::string& text, const std::string& needle);
+// laco_report.json's candidates in `dir` without their timings (for byte-identical runs).
+nlohmann::json report_candidates(const std::string& dir);
+// tests/fixtures/families/<name> of this checkout (transformers fixtures, tests/fixtures/README.md).
+std::string family_fixture(const std::string& name);
+// A gtest parameter name for a fixture name ("qwen2-window" -> "qwen2_window").
+std::string param_name(std::string name);
 // mpirun prefix for `ranks` ranks, root-safe and oversubscribed.
 std::vector<std::string> mpirun_prefix(int ranks);
 
