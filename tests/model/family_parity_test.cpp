@@ -87,7 +87,7 @@ TEST_P(FamilyParity, Greedy32TokensAreIdentical) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, FamilyParity,
-                         ::testing::Values("gpt2", "gemma", "gemma-gqa", "gemma2", "qwen3", "qwen3-mha", "phi3", "mistral-window",
+                         ::testing::Values("gpt2", "gemma", "gemma-gqa", "gemma2", "gemma2-mqa", "qwen3", "qwen3-mha", "phi3", "mistral-window",
                                            "qwen2-window", "phi3-window", "baichuan2-7b", "baichuan2-13b", "phi3-mha",
                                            "mistral-mqa", "qwen2-mha"),
                          [](const auto& info) { return test::param_name(info.param); });
