@@ -15,7 +15,7 @@ LACO_PACKAGES=(cmake ninja-build g++ ccache pkg-config libtorch-dev libopenblas0
 
 # Only for the test suite (tests/run.sh): a real one-node Slurm for the `slurm` tests
 # (tests/slurm/cluster.sh starts and stops its daemons itself; nothing is configured in /etc).
-LACO_TEST_PACKAGES=(slurmctld slurmd slurm-client munge)
+LACO_TEST_PACKAGES=(slurmctld slurmd slurm-client munge iproute2)  # iproute2: ss, free ports
 
 # laco_install_packages [PACKAGE...]: installs those not installed (default: LACO_PACKAGES).
 # Package scripts may not start daemons (there is no init system to stop them): a
