@@ -1,5 +1,6 @@
-// The decoder forward pass, composed from the family's BlockSpec: see transformer.h. Shapes: B batch, T new tokens, Tk keys,
-// D hidden, H heads, Hkv key/value heads, hd head dim, F intermediate, V vocab.
+// The decoder forward pass, composed from the family's BlockSpec: see transformer.h.
+// Shapes: B batch, T new tokens, Tk keys, D hidden, H heads, Hkv key/value heads, hd head
+// dim, F intermediate, V vocab.
 #include "laco/model/transformer.h"
 
 #include <cmath>
@@ -128,10 +129,10 @@ BatchContext Transformer::make_context(const at::Tensor& attention_mask, int64_t
   at::Tensor key_valid = m.to(at::kBool).view({m.size(0), 1, 1, tk});
   // A padded query row attends to itself only, so its (ignored) output stays finite.
   ctx.allowed = (kj <= qi).view({1, 1, tq, tk}).logical_and(key_valid).logical_or((kj == qi).view({1, 1, tq, tk}));
-  // HF's sliding mask: key j is visible to query i when i - j < window (cache indices; with
-  // left padding the same as positions between real tokens).
   if (slopes_.defined())  // softmax is invariant to a per-row constant: slope * j == slope * (j - i)
     ctx.alibi = slopes_.view({1, -1, 1, 1}) * kj.to(at::kFloat).view({1, 1, 1, tk});
+  // HF's sliding mask: key j is visible to query i when i - j < window (cache indices; with
+  // left padding the same as positions between real tokens).
   if (config().sliding_window > 0)
     ctx.allowed_in_window = ctx.allowed.logical_and((qi - kj < config().sliding_window).view({1, 1, tq, tk}));
   return ctx;
