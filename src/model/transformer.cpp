@@ -23,6 +23,9 @@ at::Tensor rotate_half(const at::Tensor& x) {  // (..., hd)
   return at::cat({-x.slice(-1, half), x.slice(-1, 0, half)}, -1);
 }
 
+// Baichuan's NormHead: F.normalize(W) in W's dtype, eps 1e-12.
+at::Tensor unit_rows(const at::Tensor& w) { return w / w.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12); }
+
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
 }
@@ -89,6 +92,9 @@ int configure_threads(int64_t threads, int ranks_on_node) {
 Transformer::Transformer(LayerTable table) : table_(std::move(table)) {
   if (config().alibi) slopes_ = alibi_slopes(config().num_attention_heads).to(device());
   else if (table_.arch().block.positions == Positions::kRope) inv_freq_ = rope_inv_freq(table_.config()).to(device());
+  // NormHead, resident: normalized once (merges never touch the head). A streamed table
+  // converts its head per call, and normalizes it then, so no second copy stays.
+  if (table_.arch().block.normalized_head && !table_.streamed()) unit_head_ = unit_rows(table_.lm_head());
 }
 
 at::Tensor Transformer::embed(const at::Tensor& ids, const BatchContext& ctx) const {
@@ -269,9 +275,9 @@ at::Tensor Transformer::final_norm(const at::Tensor& h) const {
 }
 
 at::Tensor Transformer::logits(const at::Tensor& h) const {
-  at::Tensor head = table_.lm_head();
-  if (table_.arch().block.normalized_head)  // NormHead: F.normalize(W) in W's dtype, eps 1e-12
-    head = head / head.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12);
+  const at::Tensor head = unit_head_.defined()                ? unit_head_
+                          : table_.arch().block.normalized_head ? unit_rows(table_.lm_head())
+                                                                : table_.lm_head();
   at::Tensor out = at::linear(h, head);
   const double cap = config().final_softcap;
   if (cap > 0) out = at::tanh(out / cap) * cap;  // Gemma 2, in the compute dtype as HF

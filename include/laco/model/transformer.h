@@ -78,6 +78,7 @@ class Transformer {
   LayerTable table_;
   at::Tensor inv_freq_;  // (hd/2) float32, with rope scaling applied (RoPE models)
   at::Tensor slopes_;    // (H) float32 ALiBi slopes (ALiBi models)
+  at::Tensor unit_head_; // NormHead models, resident: the LM head with unit-norm rows
 };
 
 // ALiBi slopes for `heads` heads as Baichuan's code computes them (float32).

@@ -31,12 +31,13 @@ inline bool attn_bias(const ModelConfig& c) { return c.attention_bias; }
 inline bool qkv_bias(const ModelConfig& c) { return c.attention_bias || c.qkv_bias; }
 inline bool mlp_bias(const ModelConfig& c) { return c.mlp_bias; }
 
-// The window of the layers that use one (mistral: all; qwen2, qwen3: use_sliding_window
-// and max_window_layers or layer_types), 0 when none does (llama.cpp).
-int64_t sliding_window(const nlohmann::json& j, const std::string& src, const ModelConfig& c);
-// ModelConfig::sliding_layers once sliding_window is known: every layer for mistral and
-// phi3, the qwen rule for qwen2 and qwen3 (llama.cpp).
-std::vector<char> sliding_layers(const nlohmann::json& j, const ModelConfig& c);
+// Each layer's kind from a `layer_types` list (one entry per layer, "full_attention" or
+// "sliding_attention", anything else refused): 1 where the layer slides (llama.cpp).
+std::vector<char> parse_layer_types(const nlohmann::json& v, const std::string& src, int64_t layers);
+// ModelConfig::sliding_window and sliding_layers: mistral and phi3 window every layer;
+// qwen2 and qwen3 only with use_sliding_window, the layers layer_types marks or those at
+// or above max_window_layers; llama none; 0 and no sliding layer when none slides (llama.cpp).
+void parse_sliding_window(const nlohmann::json& j, const std::string& src, ModelConfig& c);
 
 // The Llama layout (names model.layers.N.self_attn.q_proj ...; llama, mistral, qwen2,
 // qwen3, gemma): attention, gated MLP and the two norms. Biases by config.

@@ -25,20 +25,10 @@ void parse(const json& j, const std::string& src, ModelConfig& c) {
   c.attn_softcap = softcap(j, "attn_logit_softcapping", src, 50.0);
   c.final_softcap = softcap(j, "final_logit_softcapping", src, 30.0);
   c.sliding_window = keys::get_int(j, "sliding_window", src, false, 4096, 1, kMaxPositions);
-  c.sliding_layers.assign(static_cast<size_t>(c.num_hidden_layers), 0);
-  const json* types = keys::find(j, "layer_types");
-  LACO_INPUT_CHECK(!types || (types->is_array() && static_cast<int64_t>(types->size()) == c.num_hidden_layers),
-                   "{}: key 'layer_types' must list one entry per layer ({}), found {}", src, c.num_hidden_layers,
-                   types ? types->dump() : "");
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    const auto i = static_cast<size_t>(l);
-    if (!types) {
-      c.sliding_layers[i] = l % 2 == 0;  // Gemma2Config: sliding, full, sliding, ...
-    } else if ((*types)[i] == json("sliding_attention")) {
-      c.sliding_layers[i] = 1;
-    } else if ((*types)[i] != json("full_attention")) {
-      keys::refuse(src, "layer_types", (*types)[i], "laco_dist computes full_attention and sliding_attention");
-    }
+  if (const json* types = keys::find(j, "layer_types")) {
+    c.sliding_layers = parse_layer_types(*types, src, c.num_hidden_layers);
+  } else {  // Gemma2Config: sliding, full, sliding, ...
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) c.sliding_layers.push_back(l % 2 == 0);
   }
 }
 

@@ -1,6 +1,8 @@
 // llama, mistral and qwen2 (transformers' LlamaForCausalLM, MistralForCausalLM,
 // Qwen2ForCausalLM): pre-norm RMSNorm blocks, RoPE, SiLU-gated MLP. They share tensor
 // names and differ in defaults, biases (qwen2: q/k/v) and sliding windows.
+#include <algorithm>
+
 #include "model/config_keys.h"
 #include "model/families/families.h"
 
@@ -33,49 +35,43 @@ void refuse_unimplemented(const json& j, const std::string& src, const ModelConf
   }
 }
 
-// qwen2's per-layer attention kinds (transformers >= 4.53); llama and mistral ignore it.
-// True when some layer is "sliding_attention".
-bool qwen2_layer_types_slide(const json& v, const std::string& src, int64_t layers) {
-  LACO_INPUT_CHECK(v.is_array() && static_cast<int64_t>(v.size()) == layers,
-                   "{}: key 'layer_types' must list one entry per layer ({}), found {}", src, layers, v.dump());
-  bool slides = false;
-  for (const json& t : v) {
-    if (t == json("sliding_attention")) slides = true;
-    else if (t != json("full_attention"))
-      keys::refuse(src, "layer_types", t, "laco_dist computes full_attention (and sliding_attention within its window)");
-  }
-  return slides;
-}
-
-// ModelConfig::sliding_window: the window of the layers that use one, 0 when none does.
-// transformers' Mistral and Qwen2 default `sliding_window` to 4096 when the key is
-// absent; an explicit null means no window.
 }  // namespace
 
-int64_t sliding_window(const json& j, const std::string& src, const ModelConfig& c) {
-  if (c.model_type == "llama") return 0;  // transformers' Llama has no window
-  const int64_t fallback = j.contains("sliding_window") ? 0 : 4096;
-  const int64_t window = keys::get_int(j, "sliding_window", src, false, fallback, 1, kMaxPositions);
-  if (c.model_type == "mistral") return window;
-  // qwen2 (and qwen3): the window applies only with use_sliding_window, and then to the
-  // layers at or above max_window_layers, or to those layer_types marks "sliding_attention".
-  const bool use = keys::get_bool(j, "use_sliding_window", src, false);
-  const int64_t from = keys::get_int(j, "max_window_layers", src, false, 28, 0, kMaxLayers);
-  const json* types = find(j, "layer_types");
-  const bool slides = types ? qwen2_layer_types_slide(*types, src, c.num_hidden_layers) : from < c.num_hidden_layers;
-  return use && slides ? window : 0;
+std::vector<char> parse_layer_types(const json& v, const std::string& src, int64_t layers) {
+  LACO_INPUT_CHECK(v.is_array() && static_cast<int64_t>(v.size()) == layers,
+                   "{}: key 'layer_types' must list one entry per layer ({}), found {}", src, layers, v.dump());
+  std::vector<char> sliding;
+  for (const json& t : v) {
+    if (t != json("sliding_attention") && t != json("full_attention"))
+      keys::refuse(src, "layer_types", t, "laco_dist computes full_attention and sliding_attention");
+    sliding.push_back(t == json("sliding_attention"));
+  }
+  return sliding;
 }
 
-std::vector<char> sliding_layers(const json& j, const ModelConfig& c) {
-  std::vector<char> out(static_cast<size_t>(c.num_hidden_layers), 0);
-  if (c.sliding_window == 0) return out;
-  const json* types = find(j, "layer_types");
-  const int64_t from = keys::get_int(j, "max_window_layers", c.source, false, 28, 0, kMaxLayers);
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-    const bool qwen = c.model_type == "qwen2" || c.model_type == "qwen3";
-    out[static_cast<size_t>(l)] = !qwen ? 1 : types ? (*types)[static_cast<size_t>(l)] == json("sliding_attention") : l >= from;
+void parse_sliding_window(const json& j, const std::string& src, ModelConfig& c) {
+  c.sliding_window = 0;
+  c.sliding_layers.assign(static_cast<size_t>(c.num_hidden_layers), 0);
+  if (c.model_type == "llama") return;  // transformers' Llama has no window
+  // transformers' Mistral and Qwen2 default `sliding_window` to 4096 when the key is
+  // absent (Phi3 to none); an explicit null means no window.
+  const int64_t fallback = c.model_type == "phi3" || j.contains("sliding_window") ? 0 : 4096;
+  const int64_t window = keys::get_int(j, "sliding_window", src, false, fallback, 1, kMaxPositions);
+  std::vector<char> layers(static_cast<size_t>(c.num_hidden_layers), 1);
+  if (c.model_type == "qwen2" || c.model_type == "qwen3") {
+    // Only with use_sliding_window, and then on the layers layer_types marks (transformers
+    // >= 4.53), else on those at or above max_window_layers.
+    const int64_t from = keys::get_int(j, "max_window_layers", src, false, 28, 0, kMaxLayers);
+    if (const json* types = find(j, "layer_types")) {
+      layers = parse_layer_types(*types, src, c.num_hidden_layers);
+    } else {
+      for (int64_t l = 0; l < c.num_hidden_layers; ++l) layers[static_cast<size_t>(l)] = l >= from;
+    }
+    if (!keys::get_bool(j, "use_sliding_window", src, false)) return;
   }
-  return out;
+  if (window == 0 || std::find(layers.begin(), layers.end(), 1) == layers.end()) return;
+  c.sliding_window = window;
+  c.sliding_layers = std::move(layers);
 }
 
 namespace {
@@ -90,8 +86,7 @@ void parse(const json& j, const std::string& src, ModelConfig& c) {
   LACO_INPUT_CHECK(c.hidden_act == Activation::kSilu, "{}: key 'hidden_act' = {} is not implemented (laco_dist "
                    "computes silu for {})", src, find(j, "hidden_act")->dump(), c.model_type);
   refuse_unimplemented(j, src, c);
-  c.sliding_window = sliding_window(j, src, c);
-  c.sliding_layers = sliding_layers(j, c);
+  parse_sliding_window(j, src, c);
   c.tie_word_embeddings = keys::get_bool(j, "tie_word_embeddings", src, false);
   c.attention_bias = keys::get_bool(j, "attention_bias", src, false);
   c.qkv_bias = c.model_type == "qwen2";

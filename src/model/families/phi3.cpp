@@ -20,9 +20,7 @@ void parse(const json& j, const std::string& src, ModelConfig& c) {
   c.hidden_act = keys::parse_activation(j, "hidden_act", src, "silu");
   LACO_INPUT_CHECK(c.hidden_act == Activation::kSilu, "{}: key 'hidden_act' = {} is not implemented (laco_dist "
                    "computes silu for phi3)", src, keys::find(j, "hidden_act")->dump());
-  // Phi3Config: no window unless sliding_window is set.
-  c.sliding_window = keys::get_int(j, "sliding_window", src, false, 0, 1, kMaxPositions);
-  c.sliding_layers = sliding_layers(j, c);
+  parse_sliding_window(j, src, c);
   c.tie_word_embeddings = keys::get_bool(j, "tie_word_embeddings", src, false);
   c.bos_token_ids = keys::get_ids(j, "bos_token_id", src, {1});
   c.eos_token_ids = keys::get_ids(j, "eos_token_id", src, {32000});

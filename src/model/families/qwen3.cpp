@@ -19,8 +19,7 @@ void parse(const json& j, const std::string& src, ModelConfig& c) {
                    "computes silu for qwen3)", src, keys::find(j, "hidden_act")->dump());
   for (const char* key : {"attn_logit_softcapping", "final_logit_softcapping"})
     if (const json* v = keys::find(j, key)) keys::refuse(src, key, *v, "laco_dist applies no logit soft-capping to qwen3");
-  c.sliding_window = sliding_window(j, src, c);
-  c.sliding_layers = sliding_layers(j, c);
+  parse_sliding_window(j, src, c);
   c.tie_word_embeddings = keys::get_bool(j, "tie_word_embeddings", src, false);
   c.attention_bias = keys::get_bool(j, "attention_bias", src, false);
   c.bos_token_ids = keys::get_ids(j, "bos_token_id", src, {});
