@@ -85,10 +85,11 @@ std::vector<int64_t> get_ids(const json& j, const char* key, const std::string& 
   return ids;
 }
 
-void refuse(const std::string& src, const std::string& key, const json& value,
-                         const std::string& why) {
+void refuse(const std::string& src, const std::string& key, const json& value, const std::string& why) {
   throw InputError(fmt::format("{}: key '{}' = {} is not implemented ({})", src, key, value.dump(), why));
 }
+
+namespace {
 
 // `rope_scaling` (transformers 4.x) or `rope_parameters` (5.x); `obj_key` names it.
 RopeScaling parse_rope_object(const json& v, const std::string& obj_key, const std::string& src) {
@@ -129,6 +130,8 @@ bool same_rope(const RopeScaling& a, const RopeScaling& b) {
          a.high_freq_factor == b.high_freq_factor &&
          a.original_max_position_embeddings == b.original_max_position_embeddings;
 }
+
+}  // namespace
 
 // rope_theta, rope scaling and partial_rotary_factor, from either config format.
 void parse_rope(const json& j, const std::string& src, ModelConfig& c) {
