@@ -39,6 +39,8 @@ commands:
   tokenize            --tokenizer DIR_OR_FILE (--text STR | --file PATH) [--json] [--no-special]
   detokenize          --tokenizer DIR_OR_FILE --ids 1,2,3
   report PROFILE.h5   print a profile's candidate and phase tables, write an SVG
+  sweep SWEEP.toml    prune every point of a grid over laco.* settings in groups of ranks, one table
+                      of results (--set, --dry-run, --resume, --quiet)
   plan CONFIG.toml    memory per rank and node, and the placement auto picks (config.json only):
                       [--nodes N] [--ranks-per-node R] [--device-memory 80GB] [--host-memory 1TB]
 
@@ -60,7 +62,7 @@ const std::map<std::string, Command>& commands() {
       {"inspect", laco::cli::cmd_inspect},   {"generate", laco::cli::cmd_generate},
       {"convert", laco::cli::cmd_convert},   {"tokenize", laco::cli::cmd_tokenize},
       {"detokenize", laco::cli::cmd_detokenize}, {"report", laco::cli::cmd_report},
-      {"plan", laco::cli::cmd_plan},
+      {"plan", laco::cli::cmd_plan},         {"sweep", laco::cli::cmd_sweep},
   };
   return table;
 }

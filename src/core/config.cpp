@@ -200,9 +200,11 @@ toml::table parse_toml(const std::string& text, const std::string& source) {
   }
 }
 
-void gather_file(const toml::table& root, const std::string& src, Gathered& g) {
+void gather_file(const toml::table& root, const std::string& src, const std::vector<std::string>& ignored,
+                 Gathered& g) {
   for (auto&& [name, value] : root) {
     const std::string sec(name.str());
+    if (std::find(ignored.begin(), ignored.end(), sec) != ignored.end()) continue;
     const int line = static_cast<int>(name.source().begin.line);
     LACO_INPUT_CHECK(value.is_table(),
                      "{}:{}: key '{}' is outside any section (expected a [section] header "
@@ -527,11 +529,12 @@ std::string RunConfig::where(const std::string& key) const {
 }
 
 RunConfig parse_run_config(const std::string& toml_text, const std::string& source_name,
-                           const std::vector<std::string>& overrides) {
+                           const std::vector<std::string>& overrides,
+                           const std::vector<std::string>& ignored_sections) {
   const std::string src = source_name.empty() ? "<config>" : source_name;
   toml::table root = parse_toml(toml_text, src);
   Gathered g;
-  gather_file(root, src, g);
+  gather_file(root, src, ignored_sections, g);
   for (const std::string& ov : overrides) gather_override(ov, g);
 
   RunConfig c;
@@ -550,11 +553,15 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
   return c;
 }
 
-RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+std::string read_config_text(const std::string& path) {
   require_regular_file(path, "config file", size_t{16} << 20);
   const std::optional<std::string> text = read_file(path);
   LACO_INPUT_CHECK(text.has_value(), "{}: cannot read config file: {}", path, std::strerror(errno));
-  return parse_run_config(*text, path, overrides);
+  return *text;
+}
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return parse_run_config(read_config_text(path), path, overrides);
 }
 
 void validate_against_model(const RunConfig& cfg, int num_layers) {

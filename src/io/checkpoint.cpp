@@ -162,6 +162,16 @@ uint64_t finish_checkpoint(const std::string& dir, const nlohmann::json& config,
   return bytes + text.size();
 }
 
+void remove_checkpoint(const std::string& dir, const std::string& copy_from_dir) {
+  clear_checkpoint_dir(dir, copy_from_dir);
+  for (const auto& entry : fs::directory_iterator(copy_from_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && !is_excluded_from_copy(name) && fs::exists(fs::path(dir) / name))
+      remove_file(fs::path(dir) / name);
+  }
+  fsync_dir(dir);
+}
+
 void write_checkpoint(const std::string& dir, const nlohmann::json& config, const std::vector<NamedTensor>& tensors,
                       uint64_t max_shard_bytes, const std::string& copy_from_dir) {
   clear_checkpoint_dir(dir, copy_from_dir);       // 1.

@@ -103,6 +103,21 @@ struct EvalRecord {
   double value, std_error;
 };
 
+struct SweepPointRecord {
+  int64_t point;
+  const char* name;
+  const char* settings;
+  uint8_t failed;
+  int64_t layers, layers_removed, parameters, candidates, accepted;
+  double seconds;
+  uint8_t best;
+};
+struct SweepMetricRecord {
+  int64_t point;
+  const char* metric;
+  double value;
+};
+
 // Variable-length C string with HDF5's default (ASCII) character set: HDF5 will not
 // convert between ASCII and UTF-8 strings, and readers build the default type
 // (H5T_C_S1 + H5T_VARIABLE). The bytes are stored unchanged, so UTF-8 text survives.
@@ -189,6 +204,32 @@ hid_t eval_type() {
                                   });
 }
 
+hid_t sweep_point_type() {
+  using R = SweepPointRecord;
+  return compound_type(sizeof(R), {
+                                      {"point", offsetof(R, point), H5T_NATIVE_INT64},
+                                      {"name", offsetof(R, name), 0},
+                                      {"settings", offsetof(R, settings), 0},
+                                      {"failed", offsetof(R, failed), H5T_NATIVE_UINT8},
+                                      {"layers", offsetof(R, layers), H5T_NATIVE_INT64},
+                                      {"layers_removed", offsetof(R, layers_removed), H5T_NATIVE_INT64},
+                                      {"parameters", offsetof(R, parameters), H5T_NATIVE_INT64},
+                                      {"candidates", offsetof(R, candidates), H5T_NATIVE_INT64},
+                                      {"accepted", offsetof(R, accepted), H5T_NATIVE_INT64},
+                                      {"seconds", offsetof(R, seconds), H5T_NATIVE_DOUBLE},
+                                      {"best", offsetof(R, best), H5T_NATIVE_UINT8},
+                                  });
+}
+
+hid_t sweep_metric_type() {
+  using R = SweepMetricRecord;
+  return compound_type(sizeof(R), {
+                                      {"point", offsetof(R, point), H5T_NATIVE_INT64},
+                                      {"metric", offsetof(R, metric), 0},
+                                      {"value", offsetof(R, value), H5T_NATIVE_DOUBLE},
+                                  });
+}
+
 // ---- tables ---------------------------------------------------------------------------
 
 struct TableSpec {
@@ -201,6 +242,8 @@ const TableSpec kPhases{"phases", phase_type, 256};
 const TableSpec kMemory{"memory", memory_type, 64};
 const TableSpec kLayerMap{"layer_map", layer_map_type, 256};
 const TableSpec kEval{"eval", eval_type, 64};
+const TableSpec kSweep{"sweep", sweep_point_type, 64};
+const TableSpec kSweepMetrics{"sweep_metrics", sweep_metric_type, 64};
 const TableSpec* const kRequiredTables[] = {&kCandidates, &kPhases, &kMemory, &kLayerMap};
 
 void create_table(hid_t file, const TableSpec& spec) {
@@ -475,6 +518,23 @@ void ProfileWriter::set_layer_map(const std::vector<std::vector<int64_t>>& layer
   flush();
 }
 
+void ProfileWriter::set_sweep(const SweepTable& table) {
+  LACO_CHECK(file_ >= 0, "profile {} is closed", path_);
+  std::vector<SweepPointRecord> points;
+  for (const auto& r : table.points)
+    points.push_back({r.point, r.name.c_str(), r.settings.c_str(), r.failed, r.layers, r.layers_removed, r.parameters,
+                      r.candidates, r.accepted, r.seconds, r.best});
+  std::vector<SweepMetricRecord> metrics;
+  for (const auto& r : table.metrics) metrics.push_back({r.point, r.metric.c_str(), r.value});
+  guarded(path_, [&] {
+    if (!has_link(file_, kSweep.name)) create_table(file_, kSweep);
+    if (!has_link(file_, kSweepMetrics.name)) create_table(file_, kSweepMetrics);
+    write_rows(file_, kSweep, 0, points.data(), points.size(), false);
+    write_rows(file_, kSweepMetrics, 0, metrics.data(), metrics.size(), false);
+  });
+  flush();
+}
+
 // ---- reader ---------------------------------------------------------------------------
 
 namespace {
@@ -528,6 +588,14 @@ ProfileData read_profile_unchecked(const std::string& path) {
                              r.model ? r.model : "", r.value,
                              std::isnan(r.std_error) ? std::nullopt : std::optional<double>(r.std_error)});
       }
+    });
+    read_rows<SweepPointRecord>(file, kSweep, [&](const std::vector<SweepPointRecord>& rows) {
+      for (const auto& r : rows)
+        data.sweep.points.push_back({r.point, r.name ? r.name : "", r.settings ? r.settings : "", r.failed, r.layers,
+                                     r.layers_removed, r.parameters, r.candidates, r.accepted, r.seconds, r.best});
+    });
+    read_rows<SweepMetricRecord>(file, kSweepMetrics, [&](const std::vector<SweepMetricRecord>& rows) {
+      for (const auto& r : rows) data.sweep.metrics.push_back({r.point, r.metric ? r.metric : "", r.value});
     });
     return data;
   });

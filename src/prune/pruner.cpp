@@ -25,6 +25,7 @@
 #include "laco/model/memory_plan.h"
 #include "laco/prune/calibration.h"
 #include "laco/prune/candidate_evaluator.h"
+#include "laco/prune/replica_cache.h"
 #include "laco/prune/report.h"
 
 namespace laco::prune {
@@ -217,8 +218,8 @@ class PruneRun {
     dist::require_same(world_, {{"configuration (config hash)", config_hash(cfg_)},
                                 {"model (config.json and weight file sizes)", fingerprint_.dump()},
                                 {"calibration token ids", calibration_digest(samples_)}});
-    if (opt_.dry_run) {
-      if (rank_ == 0) print_dry_run(cfg_, mc_, params_, plan_, samples_, memory_);
+    if (opt_.dry_run || opt_.validate_only) {
+      if (rank_ == 0 && !opt_.validate_only) print_dry_run(cfg_, mc_, params_, plan_, samples_, memory_);
       return kExitOk;
     }
     dist::agree(world_, [&] { claim_output_dir(); });
@@ -282,10 +283,17 @@ class PruneRun {
     fingerprint_ = model_fingerprint(cfg_.model.path);
     decide_output_dir();
     const double t0 = wall_seconds();
-    tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(cfg_.model.path);
-    samples_ = tokenize_calibration(read_calibration_texts(cfg_.calibration.file, cfg_.calibration.samples), tok,
-                                    cfg_.calibration);
-    check_token_ids(samples_, mc_, cfg_.calibration.file);
+    const CalibrationSection& cal = cfg_.calibration;
+    const std::string samples_key = fmt::format("{}|{}|{}|{}|{}", cfg_.model.path, cal.file, cal.samples,
+                                                cal.max_tokens, cal.add_bos);
+    if (opt_.reuse && opt_.reuse->samples_key == samples_key) {
+      samples_ = opt_.reuse->samples;
+    } else {
+      tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(cfg_.model.path);
+      samples_ = tokenize_calibration(read_calibration_texts(cal.file, cal.samples), tok, cal);
+      check_token_ids(samples_, mc_, cal.file);
+      if (opt_.reuse) opt_.reuse->samples_key = samples_key, opt_.reuse->samples = samples_;
+    }
     phases_.add("tokenize", t0, wall_seconds());
     weights_ = io::WeightSource::open_dir(cfg_.model.path);
     model::check_weights(mc_, weights_);
@@ -381,28 +389,15 @@ class PruneRun {
     profile_ = std::make_unique<io::ProfileWriter>(io::ProfileWriter::open_or_create(profile_path_, root));
   }
 
-  // The replica, the reference pass over this rank's micro-batches, and the evaluator.
+  // The replica, the reference pass over this rank's micro-batches, and the evaluator;
+  // with opt_.reuse, the table and the batches of an earlier run with the same keys.
   CandidateEvaluator& load_replica() {
     baseline_anon_ = anon_rss_bytes();
     double t0 = wall_seconds();
-    const bool stream = placement_ == Placement::kStream;
-    if (rank_ == 0)
-      spdlog::info("placement: {} ({})", name_of(placement_), memory_.reason);
-    model_ = std::make_unique<model::Transformer>(stream ? model::LayerTable::open_streamed(mc_, weights_, dtype_, device_)
-                                                         : model::LayerTable::load(mc_, weights_, dtype_, device_));
+    model_ = std::make_unique<model::Transformer>(replica_table());
     phases_.add("load", t0, wall_seconds(), static_cast<int64_t>(model_->table().bytes()));
     t0 = wall_seconds();
-    std::vector<int64_t> lengths;
-    for (const auto& s : samples_) lengths.push_back(static_cast<int64_t>(s.size()));
-    const auto batches = dist::make_micro_batches(lengths, cfg_.calibration.batch_size, cfg_.laco.early_reject);
-    const auto mine = dist::assign_micro_batches(static_cast<int>(batches.size()), plan_.data_shards, plan_.shard_of(rank_));
-    const int64_t cache_last = std::max(params_.lowest, params_.highest - params_.merge_layers + 1);
-    // The ranks of this shard in every group hold the same batches (one per group).
-    std::unique_ptr<dist::Communicator> peers;
-    if (cfg_.parallel.share_cache && plan_.candidate_width > 1)
-      peers = world_.split(plan_.shard_of(rank_), plan_.group_of(rank_));
-    auto own = prepare_batches(*model_, samples_, batches, mine, cfg_.laco.activation_cache, params_.lowest,
-                               cache_last, peers.get());
+    auto own = reference_batches();
     phases_.add(cfg_.laco.activation_cache ? "cache" : "reference", t0, wall_seconds(),
                 static_cast<int64_t>(cache_bytes(own)), fetched_since_last().layers);
     dist::agree(world_, [&] { check_reference_finite(own); });
@@ -412,6 +407,52 @@ class PruneRun {
     evaluator_ = std::make_unique<CandidateEvaluator>(*model_, world_, plan_, std::move(own),
                                                       static_cast<int64_t>(samples_.size()), eopt);
     return *evaluator_;
+  }
+
+  model::LayerTable replica_table() {
+    const std::string key = fmt::format("{}|{}|{}|{}", cfg_.model.path, name_of(cfg_.model.dtype),
+                                        name_of(cfg_.model.device), name_of(placement_));
+    if (opt_.reuse && opt_.reuse->table && opt_.reuse->table_key == key) {
+      if (rank_ == 0) spdlog::info("replica: the one loaded for an earlier run ({})", name_of(placement_));
+      return *opt_.reuse->table;
+    }
+    if (rank_ == 0) spdlog::info("placement: {} ({})", name_of(placement_), memory_.reason);
+    model::LayerTable table = placement_ == Placement::kStream
+                                  ? model::LayerTable::open_streamed(mc_, weights_, dtype_, device_)
+                                  : model::LayerTable::load(mc_, weights_, dtype_, device_);
+    if (opt_.reuse) opt_.reuse->table_key = key, opt_.reuse->table = table;
+    return table;
+  }
+
+  // This rank's micro-batches with the reference pass (and the activation cache).
+  std::vector<CalibrationBatch> reference_batches() {
+    std::vector<int64_t> lengths;
+    for (const auto& s : samples_) lengths.push_back(static_cast<int64_t>(s.size()));
+    const auto batches = dist::make_micro_batches(lengths, cfg_.calibration.batch_size, cfg_.laco.early_reject);
+    const auto mine = dist::assign_micro_batches(static_cast<int>(batches.size()), plan_.data_shards, plan_.shard_of(rank_));
+    int64_t cache_first = params_.lowest, cache_last = std::max(params_.lowest, params_.highest - params_.merge_layers + 1);
+    if (opt_.reuse && opt_.reuse->cache_first >= 0) {
+      LACO_CHECK(opt_.reuse->cache_first <= cache_first && cache_last <= opt_.reuse->cache_last,
+                 "shared activation cache [{}, {}) does not cover [{}, {})", opt_.reuse->cache_first,
+                 opt_.reuse->cache_last, cache_first, cache_last);
+      cache_first = opt_.reuse->cache_first, cache_last = opt_.reuse->cache_last;
+    }
+    const std::string key = fmt::format("{}|{}|{}|{}|{}|{}x{}|{}|{}|{}", opt_.reuse ? opt_.reuse->table_key : "",
+                                        opt_.reuse ? opt_.reuse->samples_key : "", cfg_.calibration.batch_size,
+                                        cfg_.laco.early_reject, plan_.data_shards, plan_.shard_of(rank_),
+                                        cfg_.laco.activation_cache, cache_first, cache_last, samples_.size());
+    if (opt_.reuse && opt_.reuse->batches_key == key) {
+      if (rank_ == 0) spdlog::info("reference pass: the one of an earlier run (same batches and cached layers)");
+      return opt_.reuse->batches;
+    }
+    // The ranks of this shard in every group hold the same batches (one per group).
+    std::unique_ptr<dist::Communicator> peers;
+    if (cfg_.parallel.share_cache && plan_.candidate_width > 1)
+      peers = world_.split(plan_.shard_of(rank_), plan_.group_of(rank_));
+    auto own = prepare_batches(*model_, samples_, batches, mine, cfg_.laco.activation_cache, cache_first,
+                               cache_last, peers.get());
+    if (opt_.reuse) opt_.reuse->batches_key = key, opt_.reuse->batches = own;
+    return own;
   }
 
   // After every round: progress lines, this rank's phases, and (rank 0) state + profile.

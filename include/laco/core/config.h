@@ -148,8 +148,13 @@ inline bool operator!=(const RunConfig& a, const RunConfig& b) { return !(a == b
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
 
 // Same, from TOML text; `source_name` is what error messages and `source` show.
+// `ignored_sections` are skipped (a command's own sections, e.g. `laco_dist sweep`'s [sweep]).
 RunConfig parse_run_config(const std::string& toml_text, const std::string& source_name,
-                           const std::vector<std::string>& overrides = {});
+                           const std::vector<std::string>& overrides = {},
+                           const std::vector<std::string>& ignored_sections = {});
+
+// The text of a config file (a regular file of at most 16 MiB); InputError naming it otherwise.
+std::string read_config_text(const std::string& path);
 
 // Model-dependent checks: H (0 = num_layers) must be <= num_layers, and L < H.
 // Throws InputError naming laco.highest_layer / laco.lowest_layer, their origin and num_layers.

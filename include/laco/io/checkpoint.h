@@ -46,4 +46,9 @@ void write_checkpoint(const std::string& dir, const nlohmann::json& config,
 void clear_checkpoint_dir(const std::string& dir, const std::string& copy_from_dir);
 uint64_t finish_checkpoint(const std::string& dir, const nlohmann::json& config, const std::string& copy_from_dir);
 
+// Removes the checkpoint write_checkpoint(dir, ..., copy_from_dir) wrote: config.json
+// first, the weights, then the files it copied from `copy_from_dir` (a sweep keeping only
+// its reports). Other files of `dir` stay.
+void remove_checkpoint(const std::string& dir, const std::string& copy_from_dir);
+
 }  // namespace laco::io

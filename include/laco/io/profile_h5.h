@@ -57,6 +57,26 @@ struct EvalRow {
   std::optional<double> std_error = std::nullopt;  // field "stderr", NaN where there is none
 };
 
+// A sweep's results (laco_dist sweep): one row per point (/sweep) and one per point and
+// metric (/sweep_metrics; point -1 is the original model).
+struct SweepPointRow {
+  int64_t point = 0;
+  std::string name, settings;
+  uint8_t failed = 0;
+  int64_t layers = 0, layers_removed = 0, parameters = 0, candidates = 0, accepted = 0;
+  double seconds = 0.0;
+  uint8_t best = 0;
+};
+struct SweepMetricRow {
+  int64_t point = 0;
+  std::string metric;  // "task/metric"
+  double value = 0.0;
+};
+struct SweepTable {
+  std::vector<SweepPointRow> points;
+  std::vector<SweepMetricRow> metrics;
+};
+
 struct ProfileData {
   RootAttributes root;
   std::vector<std::string> resumed_at;  // one entry per --resume that reopened the file
@@ -65,6 +85,7 @@ struct ProfileData {
   std::vector<MemoryRow> memory;
   std::vector<std::vector<int64_t>> layer_map;  // original layer indices per new layer
   std::vector<EvalRow> eval;
+  SweepTable sweep;  // empty unless written by laco_dist sweep
 };
 
 class ProfileWriter {
@@ -89,6 +110,7 @@ class ProfileWriter {
   // Replace the whole table (flushed).
   void set_memory(const std::vector<MemoryRow>& rows);
   void set_layer_map(const std::vector<std::vector<int64_t>>& layer_map);
+  void set_sweep(const SweepTable& table);  // creates /sweep and /sweep_metrics
 
   void flush();
   void close();  // idempotent

@@ -10,10 +10,14 @@
 
 namespace laco::prune {
 
+struct ReplicaCache;  // prune/replica_cache.h
+
 struct PruneOptions {
   bool dry_run = false;  // validate, print the plan and memory estimate, compute nothing
+  bool validate_only = false;  // dry_run without the printout (a sweep checking its points)
   bool resume = false;   // continue from output.dir/laco_state.json
   bool quiet = false;    // no per-candidate progress lines
+  ReplicaCache* reuse = nullptr;  // shared with the runs before and after this one (sweep)
 };
 
 // Returns the exit code. Collective: every rank of `world` calls it.
