@@ -30,7 +30,8 @@ usage: laco_dist [global options] <command> [options]
        laco_dist config.toml [prune options]        (same as: laco_dist prune config.toml)
 
 commands:
-  prune CONFIG.toml   prune a model by layer collapse (--set k=v, --dry-run, --resume, --quiet)
+  prune CONFIG.toml   prune a model by layer collapse (LaCo) or by Block Influence / angular distance
+                      (prune.method) (--set k=v, --dry-run, --resume, --quiet)
   eval                evaluate models: eval CONFIG.toml | eval --model DIR --tasks a,b [--limit N]
   inspect DIR         describe a HuggingFace checkpoint (--json)
   generate            greedy generation: --model DIR (--prompt-ids 1,2 | --prompt TEXT)
@@ -41,6 +42,7 @@ commands:
   report PROFILE.h5   print a profile's candidate and phase tables, write an SVG
   sweep SWEEP.toml    prune every point of a grid over laco.* settings in groups of ranks, one table
                       of results (--set, --dry-run, --resume, --quiet)
+  analyze CONFIG.toml per layer Block Influence, angular distances of blocks, cosines between layers (--set)
   plan CONFIG.toml    memory per rank and node, and the placement auto picks (config.json only):
                       [--nodes N] [--ranks-per-node R] [--device-memory 80GB] [--host-memory 1TB]
 
@@ -63,6 +65,7 @@ const std::map<std::string, Command>& commands() {
       {"convert", laco::cli::cmd_convert},   {"tokenize", laco::cli::cmd_tokenize},
       {"detokenize", laco::cli::cmd_detokenize}, {"report", laco::cli::cmd_report},
       {"plan", laco::cli::cmd_plan},         {"sweep", laco::cli::cmd_sweep},
+      {"analyze", laco::cli::cmd_analyze},
   };
   return table;
 }

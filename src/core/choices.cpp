@@ -36,6 +36,10 @@ const std::vector<std::string>& choice_names(NormMode) {
   static const std::vector<std::string> n = {"keep_base", "merge"};
   return n;
 }
+const std::vector<std::string>& choice_names(PruneMethod) {
+  static const std::vector<std::string> n = {"laco", "block_influence", "angular"};
+  return n;
+}
 const std::vector<std::string>& choice_names(Representation) {
   static const std::vector<std::string> n = {"flat", "last_token", "mean"};
   return n;

@@ -78,7 +78,7 @@ Field make_field(const char* section, const char* key, Ref ref) {
 
 #define LACO_FIELD(sec, k) make_field(#sec, #k, [](RunConfig& c) -> auto& { return c.sec.k; })
 
-const std::vector<std::string> kSections = {"model",    "calibration", "laco", "output",
+const std::vector<std::string> kSections = {"model",    "calibration", "laco", "prune", "output",
                                             "parallel", "profile",     "eval"};
 
 // Every key, in the order of docs/config.md and of to_toml().
@@ -110,6 +110,8 @@ const std::vector<Field>& fields() {
     t.push_back(LACO_FIELD(laco, max_removed_layers));
     t.push_back(LACO_FIELD(laco, activation_cache));
     t.push_back(LACO_FIELD(laco, early_reject));
+    t.push_back(LACO_FIELD(prune, method));
+    t.push_back(LACO_FIELD(prune, target_layers));
     t.push_back(LACO_FIELD(output, dir).as_path());
     t.push_back(LACO_FIELD(output, overwrite).unhashed());
     t.push_back(LACO_FIELD(output, dtype));
@@ -470,6 +472,15 @@ void validate(const RunConfig& c) {
   require(c, std::isfinite(l.scale), "laco.scale", l.scale, "a finite number");
   require(c, l.max_removed_layers >= 0, "laco.max_removed_layers", l.max_removed_layers,
           "an integer >= 0 (0 = no limit)");
+  if (c.prune.method == PruneMethod::kLaco) {
+    LACO_INPUT_CHECK(c.prune.target_layers == 0, "{}: prune.target_layers = {} applies to prune.method = "
+                     "\"block_influence\" or \"angular\"; LaCo (prune.method = \"laco\", {}) stops by laco.threshold "
+                     "and laco.max_removed_layers", c.where("prune.target_layers"), c.prune.target_layers,
+                     c.where("prune.method"));
+  } else {
+    require(c, c.prune.target_layers >= 1, "prune.target_layers", c.prune.target_layers,
+            fmt::format("the number of layers to keep (>= 1) with prune.method = \"{}\"", name_of(c.prune.method)));
+  }
   parse_size(c.output.shard_size, c.where("output.shard_size") + ": output.shard_size");
   require(c, c.parallel.candidate_width >= 0, "parallel.candidate_width",
           c.parallel.candidate_width, "an integer >= 0 (0 = world size)");
@@ -565,6 +576,12 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
 }
 
 void validate_against_model(const RunConfig& cfg, int num_layers) {
+  if (cfg.prune.method != PruneMethod::kLaco) {  // [laco] does not apply
+    LACO_INPUT_CHECK(cfg.prune.target_layers < num_layers,
+                     "{}: prune.target_layers = {}: expected fewer than the model's {} layers (the layers to keep)",
+                     cfg.where("prune.target_layers"), cfg.prune.target_layers, num_layers);
+    return;
+  }
   const LacoSection& l = cfg.laco;
   LACO_INPUT_CHECK(l.highest_layer <= num_layers,
                    "{}: laco.highest_layer = {} exceeds the model's {} layers; expected 0 (= {}) "

@@ -535,6 +535,42 @@ void ProfileWriter::set_sweep(const SweepTable& table) {
   flush();
 }
 
+namespace {
+
+const char* const kAnalysisSets[] = {"block_influence", "cosine", "angular_last_token", "angular_all_tokens"};
+
+// A float64 dataset of `dims` (1 or 2 dimensions) under `group`.
+void write_doubles(hid_t group, const char* name, const std::vector<double>& v, const std::vector<hsize_t>& dims) {
+  Handle space(LACO_H5_CHECK(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr)), H5Sclose);
+  Handle ds(LACO_H5_CHECK(H5Dcreate2(group, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)),
+            H5Dclose);
+  if (!v.empty()) LACO_H5_CHECK(H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()));
+}
+
+std::vector<double> read_doubles(hid_t group, const char* name) {
+  Handle ds(LACO_H5_CHECK(H5Dopen2(group, name, H5P_DEFAULT)), H5Dclose);
+  Handle space(LACO_H5_CHECK(H5Dget_space(ds)), H5Sclose);
+  std::vector<double> v(static_cast<size_t>(LACO_H5_CHECK(H5Sget_simple_extent_npoints(space))));
+  if (!v.empty()) LACO_H5_CHECK(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()));
+  return v;
+}
+
+}  // namespace
+
+void ProfileWriter::set_analysis(const AnalysisTable& t) {
+  LACO_CHECK(file_ >= 0, "profile {} is closed", path_);
+  const auto s = static_cast<hsize_t>(t.states);
+  guarded(path_, [&] {
+    if (has_link(file_, "analysis")) LACO_H5_CHECK(H5Ldelete(file_, "analysis", H5P_DEFAULT));
+    Handle group(LACO_H5_CHECK(H5Gcreate2(file_, "analysis", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)), H5Gclose);
+    write_doubles(group, kAnalysisSets[0], t.block_influence, {s - 1});
+    write_doubles(group, kAnalysisSets[1], t.cosine, {s, s});
+    write_doubles(group, kAnalysisSets[2], t.angular_last, {s, s});
+    write_doubles(group, kAnalysisSets[3], t.angular_all, {s, s});
+  });
+  flush();
+}
+
 // ---- reader ---------------------------------------------------------------------------
 
 namespace {
@@ -589,6 +625,15 @@ ProfileData read_profile_unchecked(const std::string& path) {
                              std::isnan(r.std_error) ? std::nullopt : std::optional<double>(r.std_error)});
       }
     });
+    if (has_link(file, "analysis")) {
+      Handle group(LACO_H5_CHECK(H5Gopen2(file, "analysis", H5P_DEFAULT)), H5Gclose);
+      AnalysisTable& t = data.analysis;
+      t.block_influence = read_doubles(group, kAnalysisSets[0]);
+      t.cosine = read_doubles(group, kAnalysisSets[1]);
+      t.angular_last = read_doubles(group, kAnalysisSets[2]);
+      t.angular_all = read_doubles(group, kAnalysisSets[3]);
+      t.states = static_cast<int64_t>(t.block_influence.size()) + 1;
+    }
     read_rows<SweepPointRecord>(file, kSweep, [&](const std::vector<SweepPointRecord>& rows) {
       for (const auto& r : rows)
         data.sweep.points.push_back({r.point, r.name ? r.name : "", r.settings ? r.settings : "", r.failed, r.layers,

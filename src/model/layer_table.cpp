@@ -255,6 +255,13 @@ void LayerTable::collapse(int64_t first, int64_t last, LayerWeights merged) {
   layer_map_[static_cast<size_t>(first)] = std::move(originals);
 }
 
+void LayerTable::remove(int64_t i) {
+  LACO_CHECK(0 <= i && i < num_layers() && num_layers() > 1, "remove layer {} of {}", i, num_layers());
+  if (streamed()) merged_.erase(merged_.begin() + i);
+  layers_.erase(layers_.begin() + i);
+  layer_map_.erase(layer_map_.begin() + i);
+}
+
 std::vector<io::NamedTensor> LayerTable::named_tensors() const {
   auto global = [&](GlobalRole role) -> std::string {
     for (const auto& g : arch_->global_tensors)

@@ -76,9 +76,11 @@ void run_collapse(const CollapseParams& p, Evaluator& ev, CollapseState& s,
 
 namespace laco::prune {
 
-void replay_accepted(model::LayerTable& table, const std::vector<Candidate>& accepted, const MergeSpec& spec) {
+void replay_accepted(model::LayerTable& table, const std::vector<Candidate>& accepted, const MergeSpec& spec,
+                     const std::vector<int64_t>& removed_layers) {
   for (const Candidate& c : accepted)
     table.collapse(c.base, c.base + c.followers, merge_layers(table, c.base, c.followers, spec));
+  for (auto it = removed_layers.rbegin(); it != removed_layers.rend(); ++it) table.remove(*it);  // from the top
 }
 
 }  // namespace laco::prune

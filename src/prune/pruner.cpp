@@ -25,6 +25,8 @@
 #include "laco/model/memory_plan.h"
 #include "laco/prune/calibration.h"
 #include "laco/prune/candidate_evaluator.h"
+#include "laco/prune/layer_analysis.h"
+#include "laco/prune/layer_report.h"
 #include "laco/prune/replica_cache.h"
 #include "laco/prune/report.h"
 
@@ -177,7 +179,7 @@ uint64_t write_pruned_checkpoint(const RunConfig& cfg, const model::ModelConfig&
   job.copy_from_dir = cfg.model.path;
   job.tensors = [&] {
     model::LayerTable table = model::LayerTable::open_streamed(mc, weights, dtype, c10::Device(c10::kCPU));
-    replay_accepted(table, state.accepted, spec);
+    replay_accepted(table, state.accepted, spec, state.removed_layers);
     return table.named_tensors();
   };
   job.dtype = dtype;
@@ -210,6 +212,27 @@ class PruneRun {
  public:
   PruneRun(const RunConfig& cfg, const PruneOptions& opt, dist::Communicator& world)
       : cfg_(cfg), opt_(opt), world_(world), rank_(world.rank()), t_start_(wall_seconds()), phases_(rank_, t_start_) {}
+
+  // laco_dist analyze: validation and the directory as for a fresh prune, then the analysis.
+  int analyze() {
+    dist::agree(world_, [&] { validate(); });
+    dist::require_same(world_, {{"model (config.json and weight file sizes)", fingerprint_.dump()},
+                                {"calibration token ids", calibration_digest(samples_)}});
+    dist::agree(world_, [&] { claim_output_dir(); });
+    model::configure_threads(cfg_.model.threads, ranks_on_node(world_.size()));
+    open_profile();
+    const LayerAnalysis a = analyze_replica();
+    if (rank_ == 0) {
+      write_analysis(out_dir_, a);
+      profile_->set_analysis(analysis_table(a));
+      profile_->close();
+      std::fputs(format_analysis(a).c_str(), stdout);
+      std::printf("  output  %s (analysis.json, analysis_block_influence.svg, analysis_angular.svg, %s:/analysis)\n",
+                  out_dir_.c_str(), profile_path_.c_str());
+      std::fflush(stdout);
+    }
+    return kExitOk;
+  }
 
   int run() {
     // Every check that can fail on bad input, on every rank, before anything is created,
@@ -244,6 +267,7 @@ class PruneRun {
   // pass or after a round, whose state is saved; the final write always completes.
   void prune_and_write() {
     open_profile();
+    if (cfg_.prune.method != PruneMethod::kLaco) return remove_by_criterion();
     CandidateEvaluator& evaluator = load_replica();
     inject_fault(rank_, -1);
     dist::stop_if_interrupted(world_, resumed_ ? fmt::format("stopped after the reference pass; the saved state in '{}' "
@@ -264,6 +288,47 @@ class PruneRun {
     world_.barrier();
     if (pending_interrupt() != 0 && rank_ == 0)
       spdlog::warn("{} arrived during the final write, which completed", signal_name(pending_interrupt()));
+  }
+
+  // The replica and the reference pass with every layer's input, analysed across ranks
+  // (the first candidate group's ranks hold every batch once).
+  LayerAnalysis analyze_replica() {
+    baseline_anon_ = anon_rss_bytes();
+    double t0 = wall_seconds();
+    model_ = std::make_unique<model::Transformer>(replica_table());
+    phases_.add("load", t0, wall_seconds(), static_cast<int64_t>(model_->table().bytes()));
+    t0 = wall_seconds();
+    const auto own = reference_batches(/*all_layers=*/true);
+    dist::agree(world_, [&] { check_reference_finite(own); });
+    phases_.add("cache", t0, wall_seconds(), static_cast<int64_t>(cache_bytes(own)), fetched_since_last().layers);
+    sample_memory();
+    return analyze_layers(own, mc_.num_hidden_layers, plan_.group_of(rank_) == 0, world_);
+  }
+
+  // prune.method = block_influence | angular: the analysis, the criterion's choice of
+  // prune.target_layers layers to keep, then the checkpoint, report and profile as LaCo's.
+  void remove_by_criterion() {
+    const LayerAnalysis a = analyze_replica();
+    const int64_t layers = mc_.num_hidden_layers, remove = layers - cfg_.prune.target_layers;
+    CollapseState state = initial_state(params_);
+    if (cfg_.prune.method == PruneMethod::kBlockInfluence) {
+      for (int64_t l = 0; l < layers; ++l) state.scores.push_back(a.block_influence(l));
+      state.removed_layers = lowest_block_influence(a, remove);
+    } else {
+      for (int64_t l = 0; l + remove <= layers; ++l)
+        state.scores.push_back(a.angular_last[static_cast<size_t>(l)][static_cast<size_t>(l + remove)]);
+      state.removed_layers = closest_angular_block(a, remove);
+    }
+    if (rank_ == 0)
+      spdlog::info("{}: removing layers {} of {} (scores: {:.4f})", name_of(cfg_.prune.method),
+                   fmt::join(state.removed_layers, ", "), layers, fmt::join(state.scores, " "));
+    replay_accepted(model_->table(), {}, spec_, state.removed_layers);
+    inject_fault(rank_, -1);
+    dist::stop_if_interrupted(world_, "stopped after the layer analysis, before the checkpoint: a rerun or --resume "
+                                      "starts from the beginning");
+    const InterruptHold hold;  // the final write completes whatever arrives
+    finish(state);
+    world_.barrier();
   }
 
   // Read-only: the model, the paths, the output directory, a resumed state, the
@@ -424,14 +489,17 @@ class PruneRun {
     return table;
   }
 
-  // This rank's micro-batches with the reference pass (and the activation cache).
-  std::vector<CalibrationBatch> reference_batches() {
+  // This rank's micro-batches with the reference pass (and the activation cache; of every
+  // layer for the layer analysis).
+  std::vector<CalibrationBatch> reference_batches(bool all_layers = false) {
     std::vector<int64_t> lengths;
     for (const auto& s : samples_) lengths.push_back(static_cast<int64_t>(s.size()));
     const auto batches = dist::make_micro_batches(lengths, cfg_.calibration.batch_size, cfg_.laco.early_reject);
     const auto mine = dist::assign_micro_batches(static_cast<int>(batches.size()), plan_.data_shards, plan_.shard_of(rank_));
-    int64_t cache_first = params_.lowest, cache_last = std::max(params_.lowest, params_.highest - params_.merge_layers + 1);
-    if (opt_.reuse && opt_.reuse->cache_first >= 0) {
+    auto [cache_first, cache_last] = all_layers ? std::pair<int64_t, int64_t>(0, mc_.num_hidden_layers)
+                                                : cached_layers(cfg_, mc_.num_hidden_layers);
+    const bool cache = cfg_.laco.activation_cache || all_layers;
+    if (opt_.reuse && opt_.reuse->cache_first >= 0 && !all_layers) {
       LACO_CHECK(opt_.reuse->cache_first <= cache_first && cache_last <= opt_.reuse->cache_last,
                  "shared activation cache [{}, {}) does not cover [{}, {})", opt_.reuse->cache_first,
                  opt_.reuse->cache_last, cache_first, cache_last);
@@ -440,7 +508,7 @@ class PruneRun {
     const std::string key = fmt::format("{}|{}|{}|{}|{}|{}x{}|{}|{}|{}", opt_.reuse ? opt_.reuse->table_key : "",
                                         opt_.reuse ? opt_.reuse->samples_key : "", cfg_.calibration.batch_size,
                                         cfg_.laco.early_reject, plan_.data_shards, plan_.shard_of(rank_),
-                                        cfg_.laco.activation_cache, cache_first, cache_last, samples_.size());
+                                        cache, cache_first, cache_last, samples_.size());
     if (opt_.reuse && opt_.reuse->batches_key == key) {
       if (rank_ == 0) spdlog::info("reference pass: the one of an earlier run (same batches and cached layers)");
       return opt_.reuse->batches;
@@ -449,8 +517,7 @@ class PruneRun {
     std::unique_ptr<dist::Communicator> peers;
     if (cfg_.parallel.share_cache && plan_.candidate_width > 1)
       peers = world_.split(plan_.shard_of(rank_), plan_.group_of(rank_));
-    auto own = prepare_batches(*model_, samples_, batches, mine, cfg_.laco.activation_cache, cache_first,
-                               cache_last, peers.get());
+    auto own = prepare_batches(*model_, samples_, batches, mine, cache, cache_first, cache_last, peers.get());
     if (opt_.reuse) opt_.reuse->batches_key = key, opt_.reuse->batches = own;
     return own;
   }
@@ -513,7 +580,8 @@ class PruneRun {
   void finish(CollapseState& state) {
     sample_memory();
     const std::vector<io::MemoryRow> memory = world_.gather_structs(
-        std::vector<io::MemoryRow>{{rank_, peak_rss_bytes(), peak_device_, std::max(peak_anon_, evaluator_->peak_anon_bytes()), baseline_anon_}}, 0);
+        std::vector<io::MemoryRow>{{rank_, peak_rss_bytes(), peak_device_,
+                                    std::max(peak_anon_, evaluator_ ? evaluator_->peak_anon_bytes() : 0), baseline_anon_}}, 0);
     const double t0 = wall_seconds();
     state.finished = true;
     if (rank_ == 0) save_state(out_dir_, cfg_, fingerprint_, state);
@@ -562,6 +630,17 @@ class PruneRun {
 
 int run_prune(const RunConfig& cfg, const PruneOptions& opt, dist::Communicator& world) {
   return PruneRun(cfg, opt, world).run();
+}
+
+int run_analyze(const RunConfig& cfg, dist::Communicator& world) {
+  const PruneOptions opt;
+  return PruneRun(cfg, opt, world).analyze();
+}
+
+std::pair<int64_t, int64_t> cached_layers(const RunConfig& cfg, int64_t num_layers) {
+  if (cfg.prune.method != PruneMethod::kLaco) return {0, num_layers};
+  const CollapseParams p = collapse_params(cfg, num_layers);
+  return {p.lowest, std::max(p.lowest, p.highest - p.merge_layers + 1)};
 }
 
 }  // namespace laco::prune

@@ -75,9 +75,15 @@ json make_report(const RunConfig& cfg, int64_t original_layers, const CollapseSt
     for (auto it = c.begin(); it != c.end();) it = it.key().rfind('_', 0) == 0 ? c.erase(it) : std::next(it);
     candidates.push_back(c);
   }
-  return {{"laco_version", LACO_VERSION}, {"model", cfg.model.path}, {"original_layers", original_layers},
-          {"final_layers", layer_map.size()}, {"settings", to_json(cfg)}, {"candidates", candidates},
-          {"layer_map", layer_map}, {"layer_forwards", forwards}, {"seconds_total", seconds_total}};
+  json report = {{"laco_version", LACO_VERSION}, {"model", cfg.model.path}, {"original_layers", original_layers},
+                 {"final_layers", layer_map.size()}, {"settings", to_json(cfg)}, {"method", name_of(cfg.prune.method)},
+                 {"candidates", candidates}, {"layer_map", layer_map}, {"layer_forwards", forwards},
+                 {"seconds_total", seconds_total}};
+  if (cfg.prune.method != PruneMethod::kLaco) {
+    report["removed_layers"] = state.removed_layers;
+    report[cfg.prune.method == PruneMethod::kBlockInfluence ? "block_influence" : "angular_distance"] = state.scores;
+  }
+  return report;
 }
 
 json model_fingerprint(const std::string& model_dir) {
@@ -97,7 +103,8 @@ void save_state(const std::string& dir, const RunConfig& cfg, const json& finger
   for (const auto& c : s.accepted) accepted.push_back({c.base, c.followers});
   json j = {{"laco_version", LACO_VERSION}, {"config_hash", config_hash(cfg)}, {"config_toml", to_toml(cfg)},
             {"model", fingerprint}, {"cursor", s.cursor}, {"rounds", s.rounds}, {"removed", s.removed},
-            {"steps", s.steps}, {"finished", s.finished}, {"accepted", accepted}, {"records", records}};
+            {"steps", s.steps}, {"finished", s.finished}, {"accepted", accepted}, {"records", records},
+            {"removed_layers", s.removed_layers}, {"scores", s.scores}};
   io::write_file_atomic(dir + "/laco_state.json", j.dump(1) + "\n");
 }
 
@@ -127,6 +134,8 @@ CollapseState load_state(const std::string& dir, const RunConfig& cfg, const jso
     s.finished = j.at("finished");
     for (const auto& c : j.at("accepted")) s.accepted.push_back({c.at(0), c.at(1)});
     for (const auto& r : j.at("records")) s.records.push_back(record_from_json(r));
+    s.removed_layers = j.at("removed_layers").get<std::vector<int64_t>>();
+    s.scores = j.at("scores").get<std::vector<double>>();
     return s;
   } catch (const json::exception& e) {
     throw InputError(fmt::format("--resume: {} is not a state laco wrote ({}); remove it, or start over with "
@@ -151,6 +160,9 @@ void validate_state(const CollapseState& s, const CollapseParams& p, const std::
   for (const CandidateRecord& r : s.records) steps += r.discarded ? 0 : 1;
   if (removed != s.removed || steps != s.steps)
     throw bad(fmt::format("removed {} but the merges remove {}; steps {} but {} records", s.removed, removed, s.steps, steps));
+  for (size_t i = 0; i < s.removed_layers.size(); ++i)
+    if (s.removed_layers[i] < 0 || (i > 0 && s.removed_layers[i] <= s.removed_layers[i - 1]))
+      throw bad(fmt::format("removed_layers is not an ascending list of layer indices"));
   if (s.cursor > p.highest - p.merge_layers || s.cursor < p.lowest - p.interval)
     throw bad(fmt::format("cursor {} outside [{}, {}]", s.cursor, p.lowest - p.interval, p.highest - p.merge_layers));
 }

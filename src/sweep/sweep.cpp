@@ -203,9 +203,7 @@ class SweepRun {
     const int g = rank_ / s_.group_size;
     prune::ReplicaCache cache;  // the layers every point of this group caches
     for (size_t i = static_cast<size_t>(g); i < s_.points.size(); i += static_cast<size_t>(groups_)) {
-      const int64_t first = configs_[i].laco.lowest_layer;
-      const int64_t highest = configs_[i].laco.highest_layer == 0 ? num_layers() : configs_[i].laco.highest_layer;
-      const int64_t last = std::max(first, highest - configs_[i].laco.merge_layers + 1);
+      const auto [first, last] = prune::cached_layers(configs_[i], num_layers());
       cache.cache_first = cache.cache_first < 0 ? first : std::min(cache.cache_first, first);
       cache.cache_last = std::max(cache.cache_last, last);
     }

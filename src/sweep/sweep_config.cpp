@@ -58,8 +58,8 @@ std::vector<std::pair<std::string, const toml::node*>> flat_keys(const toml::tab
 }
 
 void check_grid_key(const std::string& key, const std::string& where) {
-  LACO_INPUT_CHECK(key.rfind("laco.", 0) == 0 || key == "calibration.representation",
-                   "{}: '{}' cannot vary in a sweep: the grid takes laco.* keys and calibration.representation "
+  LACO_INPUT_CHECK(key.rfind("laco.", 0) == 0 || key.rfind("prune.", 0) == 0 || key == "calibration.representation",
+                   "{}: '{}' cannot vary in a sweep: the grid takes laco.*, prune.* and calibration.representation "
                    "(the replica and the calibration set are shared by every point)", where, key);
 }
 

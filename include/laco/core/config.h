@@ -24,6 +24,7 @@ enum class MergeRule { kRdsc, kKeepLast };
 enum class MergeScope { kFull, kAttn, kFfn };
 enum class NormMode { kKeepBase, kMerge };
 enum class Representation { kFlat, kLastToken, kMean };
+enum class PruneMethod { kLaco, kBlockInfluence, kAngular };
 
 const std::vector<std::string>& choice_names(Dtype);
 const std::vector<std::string>& choice_names(OutputDtype);
@@ -33,6 +34,7 @@ const std::vector<std::string>& choice_names(MergeRule);
 const std::vector<std::string>& choice_names(MergeScope);
 const std::vector<std::string>& choice_names(NormMode);
 const std::vector<std::string>& choice_names(Representation);
+const std::vector<std::string>& choice_names(PruneMethod);
 
 template <class E>
 std::string name_of(E value) {
@@ -89,6 +91,13 @@ struct LacoSection {
   bool early_reject = false;
 };
 
+// Which criterion chooses the layers (docs/config.md "[prune]"): LaCo merges while the
+// output stays similar ([laco]); the peer criteria remove layers until target_layers are left.
+struct PruneSection {
+  PruneMethod method = PruneMethod::kLaco;
+  int target_layers = 0;            // block_influence / angular: layers left, 1 <= N < num_layers
+};
+
 struct OutputSection {
   std::string dir;                  // required; absolute, normalized
   bool overwrite = false;
@@ -122,6 +131,7 @@ struct RunConfig {
   ModelSection model;
   CalibrationSection calibration;
   LacoSection laco;
+  PruneSection prune;
   OutputSection output;
   ParallelSection parallel;
   ProfileSection profile;
@@ -156,7 +166,8 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
 // The text of a config file (a regular file of at most 16 MiB); InputError naming it otherwise.
 std::string read_config_text(const std::string& path);
 
-// Model-dependent checks: H (0 = num_layers) must be <= num_layers, and L < H.
+// Model-dependent checks: H (0 = num_layers) must be <= num_layers, and L < H; a peer
+// method's prune.target_layers below num_layers.
 // Throws InputError naming laco.highest_layer / laco.lowest_layer, their origin and num_layers.
 void validate_against_model(const RunConfig& cfg, int num_layers);
 

@@ -77,6 +77,14 @@ struct SweepTable {
   std::vector<SweepMetricRow> metrics;
 };
 
+// A layer analysis (laco_dist analyze, /analysis): float64 datasets over the L + 1 states
+// (s_0 the embedding output ... s_L the final-norm output): block_influence (L),
+// cosine, angular_last_token, angular_all_tokens (S x S, row-major here).
+struct AnalysisTable {
+  int64_t states = 0;
+  std::vector<double> block_influence, cosine, angular_last, angular_all;
+};
+
 struct ProfileData {
   RootAttributes root;
   std::vector<std::string> resumed_at;  // one entry per --resume that reopened the file
@@ -86,6 +94,7 @@ struct ProfileData {
   std::vector<std::vector<int64_t>> layer_map;  // original layer indices per new layer
   std::vector<EvalRow> eval;
   SweepTable sweep;  // empty unless written by laco_dist sweep
+  AnalysisTable analysis;  // empty unless written by laco_dist analyze
 };
 
 class ProfileWriter {
@@ -111,6 +120,7 @@ class ProfileWriter {
   void set_memory(const std::vector<MemoryRow>& rows);
   void set_layer_map(const std::vector<std::vector<int64_t>>& layer_map);
   void set_sweep(const SweepTable& table);  // creates /sweep and /sweep_metrics
+  void set_analysis(const AnalysisTable& table);  // creates the group /analysis and its datasets
 
   void flush();
   void close();  // idempotent

@@ -75,6 +75,8 @@ class LayerTable {
 
   // Replaces current layers [first, last] (inclusive) by `merged`; renumbers densely.
   void collapse(int64_t first, int64_t last, LayerWeights merged);
+  // Removes current layer i (the peer criteria drop layers); renumbers densely.
+  void remove(int64_t i);
   // Original layer indices of each current layer, e.g. [[0], [1, 2, 3], [4]].
   const std::vector<std::vector<int64_t>>& layer_map() const { return layer_map_; }
 

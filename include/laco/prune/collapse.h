@@ -65,6 +65,11 @@ struct CollapseState {
   bool finished = false;
   std::vector<Candidate> accepted;  // in order, in the numbering current at the time
   std::vector<CandidateRecord> records;
+  // The peer criteria (prune.method block_influence / angular; LaCo leaves them empty):
+  // the original layers removed, ascending, and the criterion's score per layer (Block
+  // Influence) or per start layer of the removed block's length (angular distance).
+  std::vector<int64_t> removed_layers;
+  std::vector<double> scores;
 };
 
 CollapseState initial_state(const CollapseParams& params);
@@ -78,6 +83,8 @@ void run_collapse(const CollapseParams& params, Evaluator& evaluator, CollapseSt
 #include "laco/prune/merge.h"
 
 namespace laco::prune {
-// Applies accepted merges, in order, to a table (resume and the final checkpoint).
-void replay_accepted(model::LayerTable& table, const std::vector<Candidate>& accepted, const MergeSpec& spec);
+// Applies accepted merges, in order, to a table (resume and the final checkpoint), then
+// removes `removed_layers` (original indices of an unmerged table; the peer criteria).
+void replay_accepted(model::LayerTable& table, const std::vector<Candidate>& accepted, const MergeSpec& spec,
+                     const std::vector<int64_t>& removed_layers = {});
 }  // namespace laco::prune

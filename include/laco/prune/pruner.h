@@ -5,6 +5,9 @@
 // with tasks then evaluates original vs pruned.
 #pragma once
 
+#include <cstdint>
+#include <utility>
+
 #include "laco/core/config.h"
 #include "laco/dist/communicator.h"
 
@@ -22,5 +25,14 @@ struct PruneOptions {
 
 // Returns the exit code. Collective: every rank of `world` calls it.
 int run_prune(const RunConfig& cfg, const PruneOptions& options, dist::Communicator& world);
+
+// `laco_dist analyze`: the same validation, replica and reference pass, then the layer
+// analysis (prune/layer_analysis.h) written to output.dir (analysis.json, two SVGs) and to
+// /analysis in the profile, and its table on stdout. Collective; returns the exit code.
+int run_analyze(const RunConfig& cfg, dist::Communicator& world);
+
+// The layers whose inputs a run caches, [first, last): LaCo's candidate bases
+// [laco.lowest_layer, highest - merge_layers + 1); every layer for the peer criteria.
+std::pair<int64_t, int64_t> cached_layers(const RunConfig& cfg, int64_t num_layers);
 
 }  // namespace laco::prune
