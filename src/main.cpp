@@ -40,7 +40,7 @@ commands:
   tokenize            --tokenizer DIR_OR_FILE (--text STR | --file PATH) [--json] [--no-special]
   detokenize          --tokenizer DIR_OR_FILE --ids 1,2,3
   report PROFILE.h5   print a profile's candidate and phase tables, write an SVG
-  sweep SWEEP.toml    prune every point of a grid over laco.* settings in groups of ranks, one table
+  sweep SWEEP.toml    prune every point of a grid over laco.* / prune.* settings in groups of ranks, one table
                       of results (--set, --dry-run, --resume, --quiet)
   analyze CONFIG.toml per layer Block Influence, angular distances of blocks, cosines between layers (--set)
   plan CONFIG.toml    memory per rank and node, and the placement auto picks (config.json only):

@@ -12,7 +12,7 @@ namespace laco::cli {
 int cmd_sweep(const CommandArgs& argv, dist::Communicator& world) {
   const Usage usage{
       "sweep", "SWEEP.toml",
-      "Prune (and evaluate) every point of a grid over laco.* and calibration.representation: a prune config "
+      "Prune (and evaluate) every point of a grid over laco.*, prune.* and calibration.representation: a prune config "
       "plus a [sweep] section (docs/sweep.md).",
       {{"set", "override a key of the base config: section.key=value (a TOML value; repeatable)"},
        {"dry-run", "validate every point, print the points and their groups, compute nothing", true},

@@ -408,6 +408,20 @@ TEST_F(ConfigTest, ToTomlRoundTrip) {
   EXPECT_EQ(to_toml(load(make_config())).find("[eval]"), std::string::npos);
 }
 
+TEST_F(ConfigTest, PruneMethodAndTargetLayers) {
+  EXPECT_EQ(load(make_config()).prune.method, PruneMethod::kLaco);
+  const RunConfig bi = load(make_config(), {"prune.method=block_influence", "prune.target_layers=12"});
+  EXPECT_EQ(bi.prune.method, PruneMethod::kBlockInfluence);
+  EXPECT_EQ(bi.prune.target_layers, 12);
+  test::expect_input_error([&] { load(make_config(), {"prune.method=angular"}); },
+                     {"prune.target_layers = 0", "the number of layers to keep"});
+  test::expect_input_error([&] { load(make_config(), {"prune.target_layers=4"}); },
+                     {"prune.target_layers = 4 applies to prune.method"});
+  test::expect_input_error([&] { load(make_config(), {"prune.method=shortgpt"}); }, {"prune.method", "block_influence"});
+  test::expect_input_error([&] { validate_against_model(bi, 12); }, {"prune.target_layers = 12", "fewer than the model's 12"});
+  validate_against_model(bi, 13);
+}
+
 TEST_F(ConfigTest, HashCoversOutputDecidingKeysOnly) {
   RunConfig a = load(make_config());
   std::string h = config_hash(a);
@@ -420,6 +434,9 @@ TEST_F(ConfigTest, HashCoversOutputDecidingKeysOnly) {
   EXPECT_EQ(changed_keys(a, b, true), (std::vector<std::string>{"laco.threshold"}));
   EXPECT_NE(config_hash(load(make_config(), {"calibration.samples=11"})), h);
   EXPECT_NE(config_hash(load(make_config(), {"output.dtype=bfloat16"})), h);
+  const RunConfig peer = load(make_config(), {"prune.method=angular", "prune.target_layers=3"});
+  EXPECT_NE(config_hash(peer), h);
+  EXPECT_EQ(changed_keys(a, peer, true), (std::vector<std::string>{"prune.method", "prune.target_layers"}));
 
   RunConfig c = load(make_config(), {"parallel.candidate_width=2", "output.overwrite=true",
                                      "profile.file=/tmp/p.h5", "eval.limit=5"});

@@ -34,7 +34,7 @@ struct SweepConfig {
 };
 
 // Reads and checks SWEEP.toml: the base config as `laco_dist prune` would, [sweep] keys
-// and grid keys (laco.* and calibration.representation only), non-empty value lists,
+// and grid keys (laco.*, prune.* and calibration.representation only), non-empty value lists,
 // at most kMaxPoints points, no duplicate points. InputError naming key and line.
 SweepConfig load_sweep_config(const std::string& path, const std::vector<std::string>& overrides);
 SweepConfig parse_sweep_config(const std::string& text, const std::string& source,
