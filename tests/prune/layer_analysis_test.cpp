@@ -134,6 +134,10 @@ TEST(LayerAnalysis, TinyModelMatchesAPlainComputationFromTheForward) {
   std::vector<int64_t> plain = {order[0], order[1]};
   std::sort(plain.begin(), plain.end());
   EXPECT_EQ(lowest_block_influence(a, 2), plain);
+  int64_t best = 0;  // blocks of 3: the smallest plain last-token distance between s_l and s_{l+3}
+  for (int64_t l = 1; l + 3 <= 5; ++l)
+    if (last_sum[static_cast<size_t>(l * 6 + l + 3)] < last_sum[static_cast<size_t>(best * 6 + best + 3)]) best = l;
+  EXPECT_EQ(closest_angular_block(a, 3), (std::vector<int64_t>{best, best + 1, best + 2}));
 }
 
 }  // namespace
