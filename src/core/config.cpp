@@ -557,6 +557,10 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   return parse_run_config(*text, path, overrides);
 }
 
+std::string expand_env_vars(const std::string& text, const std::string& key, const std::string& origin) {
+  return expand_env(text, key, origin);
+}
+
 void validate_against_model(const RunConfig& cfg, int num_layers) {
   const LacoSection& l = cfg.laco;
   LACO_INPUT_CHECK(l.highest_layer <= num_layers,

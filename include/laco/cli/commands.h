@@ -21,5 +21,6 @@ int cmd_prune(const CommandArgs& args, dist::Communicator& world);
 int cmd_eval(const CommandArgs& args, dist::Communicator& world);
 int cmd_report(const CommandArgs& args, dist::Communicator& world);
 int cmd_plan(const CommandArgs& args, dist::Communicator& world);
+int cmd_finetune(const CommandArgs& args, dist::Communicator& world);
 
 }  // namespace laco::cli

@@ -151,6 +151,11 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
 RunConfig parse_run_config(const std::string& toml_text, const std::string& source_name,
                            const std::vector<std::string>& overrides = {});
 
+// ${VAR}, ${VAR:-default} and $$ in `text` (a value of `key`, set at `origin`), as the
+// loader expands string values; InputError naming both for an unset variable or bad syntax.
+// (The finetune config, train/finetune_config.h, expands its strings the same way.)
+std::string expand_env_vars(const std::string& text, const std::string& key, const std::string& origin);
+
 // Model-dependent checks: H (0 = num_layers) must be <= num_layers, and L < H.
 // Throws InputError naming laco.highest_layer / laco.lowest_layer, their origin and num_layers.
 void validate_against_model(const RunConfig& cfg, int num_layers);
