@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "laco/core/error.h"
+#include "laco/core/files.h"
 #include "laco/core/interrupt.h"
 #include "laco/core/resources.h"
 #include "laco/core/strings.h"
@@ -106,6 +107,7 @@ class FinetuneRun {
     LACO_INPUT_CHECK(*top < mc_.vocab_size, "data.train_file: token id {} is outside the model's vocabulary [0, {})",
                      *top, mc_.vocab_size);
     if (!cfg_.data.validation_file.empty()) {
+      require_regular_file(cfg_.data.validation_file, "data.validation_file", uint64_t{4} << 30);
       val_docs_ = eval::read_perplexity_documents(cfg_.data.validation_file);
       val_length_ = cfg_.data.validation_max_length > 0 ? cfg_.data.validation_max_length : mc_.max_position_embeddings;
       model::check_sequence_length(mc_, val_length_, fmt::format("data.validation_max_length = {}", val_length_));
