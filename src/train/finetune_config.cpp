@@ -133,8 +133,9 @@ constexpr int64_t kIntMax = std::numeric_limits<int>::max();
 #define LACO_KEY(name, hashed, setter, getter) \
   Key{name, hashed, [](C& c, const Value& v) { setter; }, [](const C& c) -> json { return getter; }}
 
-const std::vector<Key>& keys() {
-  static const std::vector<Key> table = {
+// Every key, in the order of docs/finetune.md, one function per section or two.
+std::vector<Key> model_and_data_keys() {
+  return {
       LACO_KEY("model.path", true, c.model.path = v.string(), c.model.path),
       LACO_KEY("model.dtype", true, c.model.dtype = v.choice<Dtype>(), name_of(c.model.dtype)),
       LACO_KEY("model.threads", true, c.model.threads = static_cast<int>(v.integer(1, kMaxThreads,
@@ -158,6 +159,11 @@ const std::vector<Key>& keys() {
       LACO_KEY("data.seq_len", true, c.data.seq_len = static_cast<int>(v.integer(2, kIntMax, "an integer >= 2")),
                c.data.seq_len),
       LACO_KEY("data.add_bos", true, c.data.add_bos = v.boolean(), c.data.add_bos),
+  };
+}
+
+std::vector<Key> train_keys() {
+  return {
       LACO_KEY("train.method", true, c.train.method = v.choice<Method>(), name_of(c.train.method)),
       LACO_KEY("train.steps", true, c.train.steps = static_cast<int>(v.integer(1, kIntMax, "an integer >= 1")),
                c.train.steps),
@@ -188,6 +194,11 @@ const std::vector<Key>& keys() {
                "an integer >= 1")), c.train.log_every),
       LACO_KEY("train.checkpoint_every", false, c.train.checkpoint_every = static_cast<int>(v.integer(0, kIntMax,
                "an integer >= 0 (0 = only when stopped)")), c.train.checkpoint_every),
+  };
+}
+
+std::vector<Key> lora_and_output_keys() {
+  return {
       LACO_KEY("lora.rank", true, c.lora.rank = static_cast<int>(v.integer(1, 1 << 16, "an integer >= 1")),
                c.lora.rank),
       LACO_KEY("lora.alpha", true, c.lora.alpha = v.number(1e-12, 1e12, "a number > 0"), c.lora.alpha),
@@ -199,6 +210,14 @@ const std::vector<Key>& keys() {
       LACO_KEY("output.dtype", false, c.output.dtype = v.choice<OutputDtype>(), name_of(c.output.dtype)),
       LACO_KEY("output.save_adapter", false, c.output.save_adapter = v.boolean(), c.output.save_adapter),
   };
+}
+
+const std::vector<Key>& keys() {
+  static const std::vector<Key> table = [] {
+    std::vector<Key> all = model_and_data_keys();
+    for (auto part : {train_keys(), lora_and_output_keys()}) all.insert(all.end(), part.begin(), part.end());
+    return all;
+  }();
   return table;
 }
 
