@@ -33,6 +33,7 @@ commands:
   prune CONFIG.toml   prune a model by layer collapse (LaCo) or by Block Influence / angular distance
                       (prune.method) (--set k=v, --dry-run, --resume, --quiet)
   eval                evaluate models: eval CONFIG.toml | eval --model DIR --tasks a,b [--limit N]
+  finetune CONFIG.toml  recovery training (LoRA or full) of a pruned model (--set k=v, --resume)
   inspect DIR         describe a HuggingFace checkpoint (--json)
   generate            greedy generation: --model DIR (--prompt-ids 1,2 | --prompt TEXT)
                       [--max-new-tokens N] [--dtype float32|bfloat16] [--json]
@@ -52,7 +53,8 @@ global options: --help, --version (before the command); anywhere on the line:
   --log-level LEVEL (trace|debug|info|warn|error|off), --log-all-ranks
 
 exit codes: 0 success, 2 bad input (one message from rank 0), 1 internal error,
-  3 interrupted by SIGTERM/SIGINT/SIGUSR1 at a round boundary (prune --resume continues).
+  3 interrupted by SIGTERM/SIGINT/SIGUSR1 at a round (prune) or step (finetune) boundary
+  (--resume continues).
 Run under MPI as: mpirun -n 4 laco_dist config.toml
 )";
 
@@ -66,6 +68,7 @@ const std::map<std::string, Command>& commands() {
       {"detokenize", laco::cli::cmd_detokenize}, {"report", laco::cli::cmd_report},
       {"plan", laco::cli::cmd_plan},         {"sweep", laco::cli::cmd_sweep},
       {"analyze", laco::cli::cmd_analyze},
+      {"finetune", laco::cli::cmd_finetune},
   };
   return table;
 }
@@ -117,8 +120,8 @@ int run(std::vector<std::string> argv, laco::dist::Communicator& world) {
   auto it = commands().find(name);
   if (it == commands().end()) {
     throw laco::InputError("unknown command '" + name +
-                           "' (expected prune, eval, inspect, generate, convert, tokenize, "
-                           "detokenize, report, plan; see laco_dist --help)");
+                           "' (expected prune, eval, finetune, inspect, generate, convert, "
+                           "tokenize, detokenize, report, plan; see laco_dist --help)");
   }
   return it->second(rest, world);
 }

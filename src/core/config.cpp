@@ -575,6 +575,10 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   return parse_run_config(read_config_text(path), path, overrides);
 }
 
+std::string expand_env_vars(const std::string& text, const std::string& key, const std::string& origin) {
+  return expand_env(text, key, origin);
+}
+
 void validate_against_model(const RunConfig& cfg, int num_layers) {
   if (cfg.prune.method != PruneMethod::kLaco) {  // [laco] does not apply
     LACO_INPUT_CHECK(cfg.prune.target_layers < num_layers,

@@ -5,6 +5,8 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include <map>
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
@@ -213,6 +215,7 @@ LayerWeights LayerTable::fetch(int64_t i) const {
   if (!streamed()) return layer(i);
   LayerWeights w;
   w.sliding = layer(i).sliding;
+  w.adapter = layer(i).adapter;
   for (const auto& spec : arch_->layer_tensors) w[spec.role] = fetch_tensor(i, spec.role);
   if (!merged_[static_cast<size_t>(i)]) checked_[static_cast<size_t>(layer_map_[static_cast<size_t>(i)].front())] = 1;
   ++traffic_.layers;
@@ -282,6 +285,50 @@ std::vector<io::NamedTensor> LayerTable::named_tensors() const {
   if (norm_bias_.defined()) out.emplace_back(global(GlobalRole::kFinalNormBias), norm_bias_);
   if (!config_.tie_word_embeddings) out.emplace_back(global(GlobalRole::kLmHead), lm_head_);
   return out;
+}
+
+void LayerTable::assign(const std::vector<io::NamedTensor>& tensors) {
+  LACO_CHECK(!streamed(), "assign() needs a resident table");
+  std::map<std::string, at::Tensor*> slot;
+  for (const auto& g : arch_->global_tensors) {
+    at::Tensor* t = g.role == GlobalRole::kEmbed           ? &embed_
+                    : g.role == GlobalRole::kPosEmbed      ? &pos_embed_
+                    : g.role == GlobalRole::kFinalNorm     ? &norm_
+                    : g.role == GlobalRole::kFinalNormBias ? &norm_bias_
+                                                           : &lm_head_;
+    if (t->defined() && !(g.role == GlobalRole::kLmHead && config_.tie_word_embeddings)) slot[g.name] = t;
+  }
+  for (int64_t l = 0; l < num_layers(); ++l)
+    for (const auto& spec : arch_->layer_tensors)
+      if (layers_[static_cast<size_t>(l)][spec.role].defined())
+        slot[layer_tensor_name(*arch_, l, spec)] = &layers_[static_cast<size_t>(l)][spec.role];
+  for (const auto& [name, value] : tensors) {
+    auto it = slot.find(name);
+    LACO_CHECK(it != slot.end(), "assign: '{}' is not a tensor of this table", name);
+    LACO_CHECK(it->second->sizes() == value.sizes() && value.scalar_type() == dtype_,
+               "assign: '{}' has shape {} {}, expected {} {}", name, shape_str(value.sizes().vec()),
+               c10::toString(value.scalar_type()), shape_str(it->second->sizes().vec()), c10::toString(dtype_));
+    *it->second = value;
+  }
+  if (config_.tie_word_embeddings) lm_head_ = embed_;
+}
+
+LayerTable LayerTable::converted(c10::ScalarType dtype) const {
+  LACO_CHECK(!streamed(), "converted() needs a resident table");
+  LayerTable t = *this;
+  t.dtype_ = dtype;
+  for (at::Tensor* x : {&t.embed_, &t.norm_, &t.lm_head_, &t.norm_bias_, &t.pos_embed_})
+    if (x->defined()) *x = x->to(dtype);
+  if (config_.tie_word_embeddings) t.lm_head_ = t.embed_;
+  for (LayerWeights& w : t.layers_)
+    for (at::Tensor& x : w.t)
+      if (x.defined()) x = x.to(dtype);
+  return t;
+}
+
+void LayerTable::set_adapter(int64_t i, std::shared_ptr<const LayerAdapter> adapter) {
+  LACO_CHECK(i >= 0 && i < num_layers(), "adapter for layer {} of {}", i, num_layers());
+  layers_[static_cast<size_t>(i)].adapter = std::move(adapter);
 }
 
 uint64_t LayerTable::bytes() const {

@@ -30,6 +30,20 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b)
   return b.defined() ? at::linear(x, w, b) : at::linear(x, w);
 }
 
+// y (the projection of x by w[role]) plus that projection's LoRA branch when one is
+// attached (training): scale * B (A (keep * x)), as PEFT's Linear computes it.
+at::Tensor with_lora(const at::Tensor& y, const at::Tensor& x, const LayerWeights& w, Role role) {
+  if (!w.adapter) return y;
+  const LoraBranch& l = (*w.adapter)[static_cast<size_t>(role)];
+  if (!l.defined()) return y;
+  const at::Tensor in = l.keep.defined() ? x * l.keep : x;
+  return y + at::linear(at::linear(in, l.a), l.b) * l.scale;
+}
+
+// The dtype of norm statistics, softmax and logits: float32, or float64 for a float64 model
+// (the finite-difference gradient tests).
+c10::ScalarType wide(const at::Tensor& x) { return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
+
 }  // namespace
 
 at::Tensor rope_inv_freq(const ModelConfig& c) {
@@ -150,13 +164,13 @@ at::Tensor Transformer::norm(const at::Tensor& x, const at::Tensor& weight, cons
     case NormKind::kLayerNorm:
       return at::layer_norm(x, {x.size(-1)}, weight, bias, eps);
     case NormKind::kRmsPlusOne: {  // Gemma: (1 + w) in float32, then cast
-      at::Tensor xf = x.to(at::kFloat);
+      at::Tensor xf = x.to(wide(x));
       xf = xf * at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
-      return (xf * (1.0 + weight.to(at::kFloat))).to(x.scalar_type());
+      return (xf * (1.0 + weight.to(wide(x)))).to(x.scalar_type());
     }
     case NormKind::kRms: break;
   }
-  at::Tensor xf = x.to(at::kFloat);  // HF computes the statistics in float32
+  at::Tensor xf = x.to(wide(x));  // HF computes the statistics in float32
   at::Tensor var = xf.pow(2).mean(-1, /*keepdim=*/true);
   xf = xf * at::rsqrt(var + eps);
   return weight * xf.to(x.scalar_type());
@@ -190,9 +204,9 @@ at::Tensor Transformer::attention(const at::Tensor& x, const LayerWeights& w, co
         project(x, w[Role::kQKV], w[Role::kQKVBias]).split_with_sizes({h * hd, hkv * hd, hkv * hd}, -1);
     q = parts[0], k = parts[1], v = parts[2];
   } else {
-    q = linear(x, w[Role::kQ], w[Role::kQBias]);
-    k = linear(x, w[Role::kK], w[Role::kKBias]);
-    v = linear(x, w[Role::kV], w[Role::kVBias]);
+    q = with_lora(linear(x, w[Role::kQ], w[Role::kQBias]), x, w, Role::kQ);
+    k = with_lora(linear(x, w[Role::kK], w[Role::kKBias]), x, w, Role::kK);
+    v = with_lora(linear(x, w[Role::kV], w[Role::kVBias]), x, w, Role::kV);
   }
   q = q.reshape({b, t, h, hd});
   k = k.reshape({b, t, hkv, hd});
@@ -225,27 +239,30 @@ at::Tensor Transformer::attention(const at::Tensor& x, const LayerWeights& w, co
   const double scale_by = c.query_pre_attn_scalar > 0 ? c.query_pre_attn_scalar : static_cast<double>(hd);
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(scale_by));
   if (c.attn_softcap > 0) scores = at::tanh(scores / c.attn_softcap) * c.attn_softcap;  // Gemma 2
-  if (ctx.alibi.defined()) scores = scores.to(at::kFloat) + ctx.alibi;
+  if (ctx.alibi.defined()) scores = scores.to(wide(scores)) + ctx.alibi;
   const at::Tensor& allowed = w.sliding && ctx.allowed_in_window.defined() ? ctx.allowed_in_window : ctx.allowed;
-  scores = scores.to(at::kFloat).masked_fill(allowed.logical_not(), -INFINITY);  // (B, H, T, Tk)
+  scores = scores.to(wide(scores)).masked_fill(allowed.logical_not(), -INFINITY);  // (B, H, T, Tk)
   at::Tensor probs = at::softmax(scores, -1).to(x.scalar_type());
   at::Tensor out = at::matmul(probs, v).transpose(1, 2).reshape({b, t, h * hd});  // (B, T, H*hd)
-  return project(out, w[Role::kO], w[Role::kOBias]);
+  return with_lora(project(out, w[Role::kO], w[Role::kOBias]), out, w, Role::kO);
 }
 
 at::Tensor Transformer::mlp(const at::Tensor& x, const LayerWeights& w) const {
   const Activation act = config().hidden_act;
-  if (!table_.arch().block.gated_mlp)  // GPT-2: proj(act(fc(x)))
-    return project(activate(project(x, w[Role::kUp], w[Role::kUpBias]), act), w[Role::kDown], w[Role::kDownBias]);
+  if (!table_.arch().block.gated_mlp) {  // GPT-2: proj(act(fc(x)))
+    const at::Tensor hidden = activate(with_lora(project(x, w[Role::kUp], w[Role::kUpBias]), x, w, Role::kUp), act);
+    return with_lora(project(hidden, w[Role::kDown], w[Role::kDownBias]), hidden, w, Role::kDown);
+  }
   at::Tensor gate, up;
   if (w.has(Role::kGateUp)) {  // Phi-3: gate rows, then up rows
     const std::vector<at::Tensor> parts = at::linear(x, w[Role::kGateUp]).chunk(2, -1);
     gate = parts[0], up = parts[1];
   } else {
-    gate = linear(x, w[Role::kGate], w[Role::kGateBias]);
-    up = linear(x, w[Role::kUp], w[Role::kUpBias]);
+    gate = with_lora(linear(x, w[Role::kGate], w[Role::kGateBias]), x, w, Role::kGate);
+    up = with_lora(linear(x, w[Role::kUp], w[Role::kUpBias]), x, w, Role::kUp);
   }
-  return linear(activate(gate, act) * up, w[Role::kDown], w[Role::kDownBias]);  // (B, T, D)
+  const at::Tensor hidden = activate(gate, act) * up;  // (B, T, F)
+  return with_lora(linear(hidden, w[Role::kDown], w[Role::kDownBias]), hidden, w, Role::kDown);  // (B, T, D)
 }
 
 at::Tensor Transformer::run_layer(const at::Tensor& h, const LayerWeights& w, const BatchContext& ctx,
@@ -281,7 +298,7 @@ at::Tensor Transformer::logits(const at::Tensor& h) const {
   at::Tensor out = at::linear(h, head);
   const double cap = config().final_softcap;
   if (cap > 0) out = at::tanh(out / cap) * cap;  // Gemma 2, in the compute dtype as HF
-  return out.to(at::kFloat);
+  return out.to(wide(out));
 }
 
 at::Tensor Transformer::forward(const at::Tensor& ids, const at::Tensor& attention_mask) const {

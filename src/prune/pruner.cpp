@@ -351,11 +351,12 @@ class PruneRun {
     const CalibrationSection& cal = cfg_.calibration;
     const std::string samples_key = fmt::format("{}|{}|{}|{}|{}", cfg_.model.path, cal.file, cal.samples,
                                                 cal.max_tokens, cal.add_bos);
+    std::optional<tokenizer::Tokenizer> tok;  // kept to the end, as the memory plan's baseline assumes
     if (opt_.reuse && opt_.reuse->samples_key == samples_key) {
       samples_ = opt_.reuse->samples;
     } else {
-      tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(cfg_.model.path);
-      samples_ = tokenize_calibration(read_calibration_texts(cal.file, cal.samples), tok, cal);
+      tok = tokenizer::Tokenizer::load(cfg_.model.path);
+      samples_ = tokenize_calibration(read_calibration_texts(cal.file, cal.samples), *tok, cal);
       check_token_ids(samples_, mc_, cal.file);
       if (opt_.reuse) opt_.reuse->samples_key = samples_key, opt_.reuse->samples = samples_;
     }

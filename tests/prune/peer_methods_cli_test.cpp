@@ -41,7 +41,7 @@ TEST(PeerMethodsCli, AnalyzeIsTheSameForOneAndTwoRanks) {
   EXPECT_EQ(json[0], json[1]);
 }
 
-TEST(PeerMethodsCli, BlockInfluenceRemovesTheAnalysisChoiceForAnyRankCount) {
+TEST(PeerMethodsCli, BothCriteriaGiveTheSameBitsForAnyRankCount) {
   LACO_REQUIRE_ASSET("models/kjv-16L");
   TempDir tmp;
   std::vector<std::string> a = quick_prune_args(tmp.file("an"));
@@ -67,6 +67,11 @@ TEST(PeerMethodsCli, BlockInfluenceRemovesTheAnalysisChoiceForAnyRankCount) {
     weights.push_back(read_file(out + "/model.safetensors"));
   }
   EXPECT_EQ(weights[0], weights[1]);
+  const std::string ang1 = tmp.file("ang1"), ang2 = tmp.file("ang2");
+  ASSERT_EQ(run_cli(peer_args(ang1, "angular")).exit_code, 0);
+  ASSERT_EQ(run_cli(peer_args(ang2, "angular"), mpirun_prefix(2)).exit_code, 0);
+  EXPECT_EQ(read_file(ang1 + "/model.safetensors"), read_file(ang2 + "/model.safetensors"));
+  EXPECT_EQ(read_json(ang1 + "/laco_report.json")["angular_distance"], read_json(ang2 + "/laco_report.json")["angular_distance"]);
 }
 
 TEST(PeerMethodsCli, AngularCheckpointIsTheOriginalWithoutTheBlockAndResumes) {

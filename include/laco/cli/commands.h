@@ -23,5 +23,6 @@ int cmd_report(const CommandArgs& args, dist::Communicator& world);
 int cmd_plan(const CommandArgs& args, dist::Communicator& world);
 int cmd_sweep(const CommandArgs& args, dist::Communicator& world);
 int cmd_analyze(const CommandArgs& args, dist::Communicator& world);
+int cmd_finetune(const CommandArgs& args, dist::Communicator& world);
 
 }  // namespace laco::cli

@@ -166,6 +166,11 @@ RunConfig parse_run_config(const std::string& toml_text, const std::string& sour
 // The text of a config file (a regular file of at most 16 MiB); InputError naming it otherwise.
 std::string read_config_text(const std::string& path);
 
+// ${VAR}, ${VAR:-default} and $$ in `text` (a value of `key`, set at `origin`), as the
+// loader expands string values; InputError naming both for an unset variable or bad syntax.
+// (The finetune config, train/finetune_config.h, expands its strings the same way.)
+std::string expand_env_vars(const std::string& text, const std::string& key, const std::string& origin);
+
 // Model-dependent checks: H (0 = num_layers) must be <= num_layers, and L < H; a peer
 // method's prune.target_layers below num_layers.
 // Throws InputError naming laco.highest_layer / laco.lowest_layer, their origin and num_layers.

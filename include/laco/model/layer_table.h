@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -21,10 +22,22 @@
 
 namespace laco::model {
 
+// A low-rank adapter on one projection (LoRA): y = x W^T + scale * (keep * x) A^T B^T, with
+// a (r, in) and b (out, r) in the compute dtype; `keep` (B, T, in) is the dropout multiplier
+// (0 or 1 / (1 - p)), undefined when there is no dropout.
+struct LoraBranch {
+  at::Tensor a, b, keep;
+  double scale = 1.0;
+  bool defined() const { return a.defined(); }
+};
+using LayerAdapter = std::array<LoraBranch, kNumRoles>;  // by the Role of the adapted weight
+
 // One decoder layer's tensors indexed by Role; optional ones may be undefined.
 struct LayerWeights {
   std::array<at::Tensor, kNumRoles> t;
   bool sliding = false;  // attends within config.sliding_window (its first original layer's kind)
+  // Training only (train/lora.h): adapters on some projections; null for pruning and eval.
+  std::shared_ptr<const LayerAdapter> adapter;
   const at::Tensor& operator[](Role r) const { return t[static_cast<size_t>(r)]; }
   at::Tensor& operator[](Role r) { return t[static_cast<size_t>(r)]; }
   bool has(Role r) const { return (*this)[r].defined(); }
@@ -72,6 +85,15 @@ class LayerTable {
     uint64_t bytes = 0;   // bytes of fetched tensors in the compute dtype
   };
   Traffic traffic() const { return traffic_; }
+
+  // Training (resident tables only): the inverse of named_tensors(). Each tensor replaces
+  // the one of that HF name (a tied embedding is the LM head too); its shape must match and
+  // its dtype be the table's. InternalError otherwise.
+  void assign(const std::vector<io::NamedTensor>& tensors);
+  // A resident copy with every tensor converted to `dtype` (training's compute copy).
+  LayerTable converted(c10::ScalarType dtype) const;
+  // Attaches (null: removes) layer i's adapters; fetch() carries them to the forward.
+  void set_adapter(int64_t i, std::shared_ptr<const LayerAdapter> adapter);
 
   // Replaces current layers [first, last] (inclusive) by `merged`; renumbers densely.
   void collapse(int64_t first, int64_t last, LayerWeights merged);

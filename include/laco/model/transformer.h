@@ -5,7 +5,9 @@
 // llama3 scaling) or learned positions; GQA attention with causal + padding masks, fused
 // or split q/k/v, optional per-head q/k norms; gated (SiLU / GELU) or plain MLP; weights
 // as nn.Linear (out, in) or Conv1D (in, out). Compute dtype float32/bfloat16 on CPU
-// (float16/bfloat16 on CUDA); device cpu or cuda.
+// (float16/bfloat16 on CUDA), float64 (statistics and logits then in float64: gradient
+// tests); device cpu or cuda. LoRA adapters attached to a layer (LayerWeights::adapter)
+// add their low-rank branch to the projections they adapt.
 #pragma once
 
 #include <cstdint>
@@ -62,7 +64,7 @@ class Transformer {
   at::Tensor run_layers(at::Tensor h, int64_t first, int64_t last, const BatchContext& ctx,
                         const LayerHook& hook = {}, KvCache* cache = nullptr) const;
   at::Tensor final_norm(const at::Tensor& h) const;  // (B, T, D)
-  at::Tensor logits(const at::Tensor& h) const;      // (B, T, V) float32
+  at::Tensor logits(const at::Tensor& h) const;      // (B, T, V) float32 (float64 models: float64)
   // Full forward: ids (B, T), attention_mask (B, T) -> float32 logits (B, T, V).
   at::Tensor forward(const at::Tensor& ids, const at::Tensor& attention_mask) const;
 
