@@ -17,73 +17,16 @@
 #include <hdf5.h>
 
 #include "laco/core/error.h"
+#include "h5_table.h"
 #include "laco/core/files.h"
 
 namespace laco::io {
 
+using namespace h5;  // the shared HDF5 helpers (h5_table.h)
+
 static_assert(sizeof(hid_t) == sizeof(int64_t), "ProfileWriter stores hid_t as int64_t");
 
 namespace {
-
-// The HDF5 error stack as one line ("func: desc; func: desc"), then cleared.
-std::string h5_error_stack() {
-  std::string text;
-  auto walk = [](unsigned, const H5E_error2_t* err, void* data) -> herr_t {
-    auto* out = static_cast<std::string*>(data);
-    if (!out->empty()) *out += "; ";
-    *out += fmt::format("{}: {}", err->func_name ? err->func_name : "?",
-                        err->desc ? err->desc : "?");
-    return 0;
-  };
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk, &text);
-  H5Eclear2(H5E_DEFAULT);
-  return text.empty() ? std::string("no HDF5 error stack") : text;
-}
-
-template <typename T> T h5_check(T rc, const char* expr, const char* file, int line) {
-  if (rc < 0) {
-    throw InternalError(
-        fmt::format("{}:{}: HDF5 call '{}' failed: {}", file, line, expr, h5_error_stack()));
-  }
-  return rc;
-}
-
-// LACO_H5_CHECK(expr): the value of expr (hid_t, herr_t, htri_t), or InternalError naming
-// file:line, the call and the HDF5 error stack when it is negative.
-#define LACO_H5_CHECK(expr) h5_check((expr), #expr, __FILE__, __LINE__)
-
-// Turns off HDF5's automatic error printing while laco reports errors itself.
-class ErrorSilencer {
- public:
-  ErrorSilencer() {
-    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
-  ~ErrorSilencer() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
-
- private:
-  H5E_auto2_t func_ = nullptr;
-  void* data_ = nullptr;
-};
-
-// An HDF5 identifier closed on scope exit.
-class Handle {
- public:
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  ~Handle() {
-    if (id_ >= 0 && close_(id_) < 0) {
-      std::fprintf(stderr, "laco: warning: closing HDF5 object failed: %s\n",
-                   h5_error_stack().c_str());
-    }
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  operator hid_t() const { return id_; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
 
 // ---- row types in memory (the file types are the same members, packed) ---------------
 
@@ -117,30 +60,6 @@ struct SweepMetricRecord {
   const char* metric;
   double value;
 };
-
-// Variable-length C string with HDF5's default (ASCII) character set: HDF5 will not
-// convert between ASCII and UTF-8 strings, and readers build the default type
-// (H5T_C_S1 + H5T_VARIABLE). The bytes are stored unchanged, so UTF-8 text survives.
-hid_t string_type() {
-  hid_t t = LACO_H5_CHECK(H5Tcopy(H5T_C_S1));
-  LACO_H5_CHECK(H5Tset_size(t, H5T_VARIABLE));
-  return t;
-}
-
-struct Member {
-  const char* name;
-  size_t offset;
-  hid_t type;  // H5T_NATIVE_* or 0 for a variable-length UTF-8 string
-};
-
-hid_t compound_type(size_t size, const std::vector<Member>& members) {
-  hid_t t = LACO_H5_CHECK(H5Tcreate(H5T_COMPOUND, size));
-  Handle str(string_type(), H5Tclose);
-  for (const Member& m : members) {
-    LACO_H5_CHECK(H5Tinsert(t, m.name, m.offset, m.type == 0 ? hid_t(str) : m.type));
-  }
-  return t;
-}
 
 hid_t candidate_type() {
   using R = CandidateRow;
@@ -232,11 +151,6 @@ hid_t sweep_metric_type() {
 
 // ---- tables ---------------------------------------------------------------------------
 
-struct TableSpec {
-  const char* name;
-  hid_t (*type)();
-  hsize_t chunk_rows;
-};
 const TableSpec kCandidates{"candidates", candidate_type, 64};
 const TableSpec kPhases{"phases", phase_type, 256};
 const TableSpec kMemory{"memory", memory_type, 64};
@@ -245,60 +159,6 @@ const TableSpec kEval{"eval", eval_type, 64};
 const TableSpec kSweep{"sweep", sweep_point_type, 64};
 const TableSpec kSweepMetrics{"sweep_metrics", sweep_metric_type, 64};
 const TableSpec* const kRequiredTables[] = {&kCandidates, &kPhases, &kMemory, &kLayerMap};
-
-void create_table(hid_t file, const TableSpec& spec) {
-  Handle mem(spec.type(), H5Tclose);
-  Handle packed(LACO_H5_CHECK(H5Tcopy(mem)), H5Tclose);
-  LACO_H5_CHECK(H5Tpack(packed));
-  hsize_t dims = 0, maxdims = H5S_UNLIMITED;
-  Handle space(LACO_H5_CHECK(H5Screate_simple(1, &dims, &maxdims)), H5Sclose);
-  Handle dcpl(LACO_H5_CHECK(H5Pcreate(H5P_DATASET_CREATE)), H5Pclose);
-  LACO_H5_CHECK(H5Pset_chunk(dcpl, 1, &spec.chunk_rows));
-  Handle ds(LACO_H5_CHECK(H5Dcreate2(file, spec.name, packed, space, H5P_DEFAULT, dcpl,
-                                     H5P_DEFAULT)),
-            H5Dclose);
-}
-
-bool has_link(hid_t file, const char* name) {
-  return LACO_H5_CHECK(H5Lexists(file, name, H5P_DEFAULT)) > 0;
-}
-
-hsize_t table_rows(hid_t ds) {
-  Handle space(LACO_H5_CHECK(H5Dget_space(ds)), H5Sclose);
-  LACO_H5_CHECK(H5Sget_simple_extent_ndims(space));
-  hsize_t rows = 0;
-  LACO_H5_CHECK(H5Sget_simple_extent_dims(space, &rows, nullptr));
-  return rows;
-}
-
-// Writes `n` rows at row `first`, growing or shrinking the table to first + n rows.
-void write_rows(hid_t file, const TableSpec& spec, hsize_t first, const void* rows, hsize_t n,
-                bool append) {
-  Handle ds(LACO_H5_CHECK(H5Dopen2(file, spec.name, H5P_DEFAULT)), H5Dclose);
-  if (append) first = table_rows(ds);
-  hsize_t total = first + n;
-  LACO_H5_CHECK(H5Dset_extent(ds, &total));
-  if (n == 0) return;
-  Handle fspace(LACO_H5_CHECK(H5Dget_space(ds)), H5Sclose);
-  LACO_H5_CHECK(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &first, nullptr, &n, nullptr));
-  Handle mspace(LACO_H5_CHECK(H5Screate_simple(1, &n, nullptr)), H5Sclose);
-  Handle mem(spec.type(), H5Tclose);
-  LACO_H5_CHECK(H5Dwrite(ds, mem, mspace, fspace, H5P_DEFAULT, rows));
-}
-
-// Reads a whole table into `Record`s, calls `take` on them, then frees HDF5's strings.
-template <typename Record, typename Take>
-void read_rows(hid_t file, const TableSpec& spec, Take take) {
-  if (!has_link(file, spec.name)) return;
-  Handle ds(LACO_H5_CHECK(H5Dopen2(file, spec.name, H5P_DEFAULT)), H5Dclose);
-  std::vector<Record> rows(table_rows(ds));
-  if (rows.empty()) return;
-  Handle mem(spec.type(), H5Tclose);
-  Handle space(LACO_H5_CHECK(H5Dget_space(ds)), H5Sclose);
-  LACO_H5_CHECK(H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()));
-  take(rows);
-  LACO_H5_CHECK(H5Dvlen_reclaim(mem, space, H5P_DEFAULT, rows.data()));
-}
 
 // ---- attributes -----------------------------------------------------------------------
 

@@ -293,15 +293,7 @@ class PruneRun {
   // The replica and the reference pass with every layer's input, analysed across ranks
   // (the first candidate group's ranks hold every batch once).
   LayerAnalysis analyze_replica() {
-    baseline_anon_ = anon_rss_bytes();
-    double t0 = wall_seconds();
-    model_ = std::make_unique<model::Transformer>(replica_table());
-    phases_.add("load", t0, wall_seconds(), static_cast<int64_t>(model_->table().bytes()));
-    t0 = wall_seconds();
-    const auto own = reference_batches(/*all_layers=*/true);
-    dist::agree(world_, [&] { check_reference_finite(own); });
-    phases_.add("cache", t0, wall_seconds(), static_cast<int64_t>(cache_bytes(own)), fetched_since_last().layers);
-    sample_memory();
+    const auto own = replica_and_reference(/*all_layers=*/true);
     return analyze_layers(own, mc_.num_hidden_layers, plan_.group_of(rank_) == 0, world_);
   }
 
@@ -351,12 +343,11 @@ class PruneRun {
     const CalibrationSection& cal = cfg_.calibration;
     const std::string samples_key = fmt::format("{}|{}|{}|{}|{}", cfg_.model.path, cal.file, cal.samples,
                                                 cal.max_tokens, cal.add_bos);
-    std::optional<tokenizer::Tokenizer> tok;  // kept to the end, as the memory plan's baseline assumes
     if (opt_.reuse && opt_.reuse->samples_key == samples_key) {
       samples_ = opt_.reuse->samples;
     } else {
-      tok = tokenizer::Tokenizer::load(cfg_.model.path);
-      samples_ = tokenize_calibration(read_calibration_texts(cal.file, cal.samples), *tok, cal);
+      const tokenizer::Tokenizer tok = tokenizer::Tokenizer::load(cfg_.model.path);
+      samples_ = tokenize_calibration(read_calibration_texts(cal.file, cal.samples), tok, cal);
       check_token_ids(samples_, mc_, cal.file);
       if (opt_.reuse) opt_.reuse->samples_key = samples_key, opt_.reuse->samples = samples_;
     }
@@ -458,21 +449,27 @@ class PruneRun {
   // The replica, the reference pass over this rank's micro-batches, and the evaluator;
   // with opt_.reuse, the table and the batches of an earlier run with the same keys.
   CandidateEvaluator& load_replica() {
-    baseline_anon_ = anon_rss_bytes();
-    double t0 = wall_seconds();
-    model_ = std::make_unique<model::Transformer>(replica_table());
-    phases_.add("load", t0, wall_seconds(), static_cast<int64_t>(model_->table().bytes()));
-    t0 = wall_seconds();
-    auto own = reference_batches();
-    phases_.add(cfg_.laco.activation_cache ? "cache" : "reference", t0, wall_seconds(),
-                static_cast<int64_t>(cache_bytes(own)), fetched_since_last().layers);
-    dist::agree(world_, [&] { check_reference_finite(own); });
-    sample_memory();
+    auto own = replica_and_reference(/*all_layers=*/false);
     EvaluatorOptions eopt{spec_, cfg_.calibration.representation, cfg_.laco.activation_cache, cfg_.laco.early_reject, cfg_.laco.threshold,
                           cfg_.model.stream_waves};
     evaluator_ = std::make_unique<CandidateEvaluator>(*model_, world_, plan_, std::move(own),
                                                       static_cast<int64_t>(samples_.size()), eopt);
     return *evaluator_;
+  }
+
+  // The replica (model_) and this rank's batches with the reference pass, checked finite.
+  std::vector<CalibrationBatch> replica_and_reference(bool all_layers) {
+    baseline_anon_ = anon_rss_bytes();
+    double t0 = wall_seconds();
+    model_ = std::make_unique<model::Transformer>(replica_table());
+    phases_.add("load", t0, wall_seconds(), static_cast<int64_t>(model_->table().bytes()));
+    t0 = wall_seconds();
+    auto own = reference_batches(all_layers);
+    phases_.add(cfg_.laco.activation_cache || all_layers ? "cache" : "reference", t0, wall_seconds(),
+                static_cast<int64_t>(cache_bytes(own)), fetched_since_last().layers);
+    dist::agree(world_, [&] { check_reference_finite(own); });
+    sample_memory();
+    return own;
   }
 
   model::LayerTable replica_table() {
@@ -492,7 +489,7 @@ class PruneRun {
 
   // This rank's micro-batches with the reference pass (and the activation cache; of every
   // layer for the layer analysis).
-  std::vector<CalibrationBatch> reference_batches(bool all_layers = false) {
+  std::vector<CalibrationBatch> reference_batches(bool all_layers) {
     std::vector<int64_t> lengths;
     for (const auto& s : samples_) lengths.push_back(static_cast<int64_t>(s.size()));
     const auto batches = dist::make_micro_batches(lengths, cfg_.calibration.batch_size, cfg_.laco.early_reject);

@@ -20,6 +20,16 @@ const std::vector<std::string> kSweepKeys = {"group_size", "keep_checkpoints", "
 
 int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
 
+// `s` as a basic TOML string (quotes and backslashes escaped).
+std::string toml_quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
 // A TOML scalar as the text an override takes; InputError for tables and arrays.
 std::string value_text(const toml::node& n, const std::string& where, const std::string& key) {
   if (const auto* v = n.as_integer()) return std::to_string(v->get());
@@ -29,13 +39,9 @@ std::string value_text(const toml::node& n, const std::string& where, const std:
   }
   if (const auto* v = n.as_boolean()) return v->get() ? "true" : "false";
   if (const auto* v = n.as_string()) {
-    std::string out = "\"";
-    for (char c : v->get()) {
+    for (char c : v->get())
       LACO_INPUT_CHECK(static_cast<unsigned char>(c) >= 0x20, "{}: {}: control character in a value", where, key);
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    return out + "\"";
+    return toml_quoted(v->get());
   }
   throw InputError(fmt::format("{}: {}: expected a number, boolean or string value, got a {}", where, key,
                                n.is_array() ? "list" : "table"));
@@ -112,15 +118,6 @@ std::vector<SweepPoint> explicit_points(const toml::array& arr, const std::strin
     points.push_back(std::move(p));
   }
   return points;
-}
-
-std::string toml_quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
 }
 
 }  // namespace
