@@ -92,6 +92,7 @@ const std::vector<Field>& fields() {
     t.push_back(LACO_FIELD(model, placement).unhashed());
     t.push_back(LACO_FIELD(model, memory_budget).unhashed());
     t.push_back(LACO_FIELD(model, stream_waves).unhashed());
+    t.push_back(LACO_FIELD(model, max_materialized_layers).unhashed());
     t.push_back(LACO_FIELD(calibration, file).as_path());
     t.push_back(LACO_FIELD(calibration, samples));
     t.push_back(LACO_FIELD(calibration, max_tokens));
@@ -450,6 +451,8 @@ void validate(const RunConfig& c) {
           fmt::format("an integer from 0 (automatic) to {}", kMaxThreads));
   require(c, m.stream_waves >= 1 && m.stream_waves <= 64, "model.stream_waves", m.stream_waves,
           "an integer from 1 to 64");
+  require(c, m.max_materialized_layers >= 2 && m.max_materialized_layers <= 8, "model.max_materialized_layers",
+          m.max_materialized_layers, "an integer from 2 to 8");
   if (!m.memory_budget.empty()) parse_size(m.memory_budget, c.where("model.memory_budget") + ": model.memory_budget");
   const CalibrationSection& cal = c.calibration;
   require(c, cal.samples >= 1, "calibration.samples", cal.samples, "an integer >= 1");

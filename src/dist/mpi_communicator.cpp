@@ -126,6 +126,16 @@ Layout make_layout(std::vector<int> counts, int rank) {
   return layout;
 }
 
+// A CUDA tensor's host copy for MPI (NCCL is the device path: NcclCommunicator); other
+// devices are an error naming the rank.
+at::Tensor staged(const at::Tensor& tensor, int rank, const char* what) {
+  if (!tensor.is_cuda()) {
+    throw InternalError(fmt::format("rank {}: {} of a tensor on {}: only CPU and CUDA tensors travel",
+                                    rank, what, tensor.device().str()));
+  }
+  return tensor.to(at::kCPU);
+}
+
 }  // namespace
 
 size_t data_type_size(DataType type) {
@@ -238,18 +248,14 @@ std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) {
   MPI_Comm sub = MPI_COMM_NULL;
   LACO_MPI_CHECK(MPI_Comm_split(comm_, color, key, &sub));
   if (sub == MPI_COMM_NULL) return nullptr;  // color == MPI_UNDEFINED
-  // The device backend is bound to this communicator's ranks, so it is not inherited.
   return std::make_unique<MpiCommunicator>(sub, /*owned=*/true);
 }
 
 void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
-  if (!tensor.device().is_cpu()) {
-    if (!device_) {
-      throw InternalError(fmt::format("rank {}: broadcast of a tensor on {} needs a device "
-                                      "communicator (NCCL), and none is attached",
-                                      rank_, tensor.device().str()));
-    }
-    device_->broadcast(tensor, root);
+  if (!tensor.device().is_cpu()) {  // through host memory, then back to the device
+    at::Tensor host = staged(tensor, rank_, "broadcast");
+    broadcast(host, root);
+    tensor.copy_(host);
     return;
   }
   // Shapes must agree (contract); a mismatch would corrupt memory, so it is checked.
@@ -266,12 +272,9 @@ void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
 
 void MpiCommunicator::allreduce(at::Tensor& tensor, ReduceOp op) {
   if (!tensor.device().is_cpu()) {
-    if (!device_) {
-      throw InternalError(fmt::format("rank {}: allreduce of a tensor on {} needs a device "
-                                      "communicator (NCCL), and none is attached",
-                                      rank_, tensor.device().str()));
-    }
-    device_->allreduce(tensor, op);
+    at::Tensor host = staged(tensor, rank_, "allreduce");
+    allreduce(host, op);
+    tensor.copy_(host);
     return;
   }
   TensorView view = host_view(tensor, /*reduce=*/true, rank_, "allreduce");

@@ -1,5 +1,6 @@
 // Loading, checking and collapsing the replica's layers: see layer_table.h.
 #include "laco/model/layer_table.h"
+#include "laco/model/cuda_stager.h"
 
 #ifdef LACO_HAVE_CUDA
 #include <cuda_runtime_api.h>
@@ -36,16 +37,20 @@ void check_tensor(const io::WeightSource& w, const std::string& name, const std:
 
 // Fetches a checked tensor, converts it to dtype/device, and refuses non-finite values
 // (checked here, when the tensor is first used, not by a scan of the whole checkpoint).
-at::Tensor fetch_checked(const io::WeightSource& w, const std::string& name, c10::ScalarType dtype, c10::Device device,
-                 bool check_finite = true) {
-  at::Tensor t = w.get(name);
-  if (t.scalar_type() != dtype || device != t.device()) t = t.to(device, dtype);
-  if (!check_finite) return t;
+// `t` is checkpoint tensor `name` converted to `dtype`: InputError unless every value is finite.
+void check_finite(const io::WeightSource& w, const std::string& name, const at::Tensor& t, c10::ScalarType dtype) {
   LACO_INPUT_CHECK(at::isfinite(t).all().item<bool>(),
                    "tensor '{}' in {} holds non-finite values (NaN or Inf){}", name, w.file_of(name),
                    at::isfinite(w.get(name)).all().item<bool>()
                        ? fmt::format(" after conversion to {} (out of its range)", c10::toString(dtype))
                        : "");
+}
+
+at::Tensor fetch_checked(const io::WeightSource& w, const std::string& name, c10::ScalarType dtype, c10::Device device,
+                 bool check = true) {
+  at::Tensor t = w.get(name);
+  if (t.scalar_type() != dtype || device != t.device()) t = t.to(device, dtype);
+  if (check) check_finite(w, name, t, dtype);
   return t;
 }
 
@@ -221,6 +226,39 @@ LayerWeights LayerTable::fetch(int64_t i) const {
   ++traffic_.layers;
   return w;
 }
+
+LayerWeights LayerTable::finish_fetch(int64_t i, LayerWeights w) const {
+  LACO_CHECK(streamed(), "finish_fetch on a resident table");
+  const auto idx = static_cast<size_t>(i);
+  w.sliding = layer(i).sliding;
+  w.adapter = layer(i).adapter;
+  const int64_t orig = layer_map_.at(idx).front();
+  for (const auto& spec : arch_->layer_tensors) {
+    if (!w[spec.role].defined()) continue;
+    if (!merged_[idx] && !checked_[static_cast<size_t>(orig)])
+      check_finite(*source_, layer_tensor_name(*arch_, orig, spec), w[spec.role], dtype_);
+    traffic_.bytes += static_cast<uint64_t>(w[spec.role].nbytes());
+  }
+  if (!merged_[idx]) checked_[static_cast<size_t>(orig)] = 1;
+  ++traffic_.layers;
+  return w;
+}
+
+void LayerTable::set_max_materialized_layers(int n) {
+  LACO_CHECK(n >= 2, "max_materialized_layers {} (at least 2)", n);
+  max_materialized_ = n;
+  stager_.reset();
+}
+
+#ifdef LACO_HAVE_CUDA
+CudaStager* LayerTable::stager() const {
+  if (!streamed() || !device_.is_cuda()) return nullptr;
+  if (!stager_) stager_ = std::make_shared<CudaStager>(max_materialized_ - 1, device_);
+  return stager_.get();
+}
+#else
+CudaStager* LayerTable::stager() const { return nullptr; }
+#endif
 
 at::Tensor LayerTable::embed(const at::Tensor& ids) const {
   if (!streamed()) return at::embedding(embed_, ids.to(device_));

@@ -110,7 +110,7 @@ void settle(PlacementMemory& p, const MemoryPlanInput& in) {
   const uint64_t layers = p.placement == Placement::kStream
                               ? std::max(add({p.stream_working_set, p.workspace}), p.merged_scratch)
                               : add({p.merged_scratch, p.workspace});
-  uint64_t on_rank = add({p.weights, layers, p.wave_activations});
+  uint64_t on_rank = add({p.weights, layers, p.staging, p.wave_activations});
   // Merged layers live where the weights do: on the host with stream + cuda, else with the rank.
   const bool merges_on_host = cuda && p.placement == Placement::kStream;
   if (!merges_on_host) on_rank = add({on_rank, p.accepted_merges});
@@ -118,7 +118,8 @@ void settle(PlacementMemory& p, const MemoryPlanInput& in) {
   p.cache_on_device = cuda && (in.budget.rank == 0 || add({on_rank, cache}) <= in.budget.rank);
   if (!cuda || p.cache_on_device) on_rank = add({on_rank, cache});
   p.rank_peak = on_rank;
-  p.host_per_rank = cuda ? add({p.cache_on_device ? 0 : cache, merges_on_host ? p.accepted_merges : 0}) : p.rank_peak;
+  p.host_per_rank = cuda ? add({p.cache_on_device ? 0 : cache, merges_on_host ? p.accepted_merges : 0, p.staging})
+                         : p.rank_peak;
   p.host_per_node = mul(p.host_per_rank, u(in.ranks_per_node));
   std::vector<std::string> short_of;
   if (in.budget.rank > 0 && p.rank_peak > in.budget.rank)
@@ -229,6 +230,11 @@ MemoryPlan plan_memory(const ModelConfig& mc, const MemoryPlanInput& in) {
   // One fetched layer at a time (zero-copy mmap views need none); the merge fetches tensor
   // by tensor: at its peak the merged layer, the sums and the converted base tensor.
   s.stream_working_set = zero_copy ? 0 : layer;
+  // CUDA: N - 1 layers in flight, each slot sized for a layer as stored (original layers in
+  // the checkpoint's dtype, merged ones in the compute dtype).
+  if (cuda)
+    s.staging = mul({u(in.max_materialized_layers - 1), u(plan.layer_parameters),
+                     u(std::max(in.checkpoint_bytes, in.compute_bytes))});
   s.merged_scratch = add({layer, sums, zero_copy && in.compute_bytes == 4 ? 0 : mul(largest, 4)});
   s.accepted_merges = accepted;
   s.wave_activations = mul({2, u(sh.shard_tokens), token_row});
@@ -296,6 +302,9 @@ std::string format_memory_plan(const MemoryPlan& plan) {
   row(out, "weights, private copy" + std::string(r.weights == 0 ? " (zero-copy mmap views)" : ""),
       cell(r.weights, true, false), "-");
   row(out, "stream working set, 1 fetched layer", "-", cell(s.stream_working_set, true, false));
+  if (cuda)
+    row(out, fmt::format("staging, {} layer{} in flight (+ pinned host)", in.max_materialized_layers - 1,
+                         in.max_materialized_layers == 2 ? "" : "s"), "-", cell(s.staging, true, false));
   row(out, fmt::format("activation cache, {} layers + reference", plan.cached_layers),
       cell(r.activation_cache, true, cuda && !r.cache_on_device), cell(s.activation_cache, true, cuda && !s.cache_on_device));
   row(out, "merged scratch, 1 layer + float32 sums", cell(r.merged_scratch, true, false), cell(s.merged_scratch, true, false));
@@ -338,6 +347,7 @@ MemoryPlanInput memory_plan_input(const RunConfig& cfg, const ModelConfig& mc, s
   in.max_removed_layers = cfg.laco.max_removed_layers;
   in.activation_cache = cfg.laco.activation_cache;
   in.early_reject = cfg.laco.early_reject;
+  in.max_materialized_layers = cfg.model.max_materialized_layers;
   in.candidate_width = cfg.parallel.candidate_width;
   in.nodes = nodes;
   in.ranks_per_node = ranks_per_node;

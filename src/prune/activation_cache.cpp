@@ -2,10 +2,12 @@
 #include "laco/prune/activation_cache.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include <ATen/ATen.h>
 
 #include "laco/core/error.h"
+#include "laco/model/layer_stream.h"
 
 namespace laco::prune {
 
@@ -15,31 +17,19 @@ const at::Tensor& CalibrationBatch::input_of(int64_t layer) const {
   return inputs[static_cast<size_t>(i)];
 }
 
-namespace {
-
-// `root`'s tensor into every peer's `t` (same shape and dtype everywhere).
-void share(dist::Communicator& peers, at::Tensor& t, int root) {
-  if (t.is_cpu()) {
-    peers.broadcast(t, root);
-    return;
-  }
-  const bool mine = peers.rank() == root;
-  at::Tensor host = mine ? t.cpu() : at::empty(t.sizes(), t.options().device(at::kCPU));
-  peers.broadcast(host, root);
-  if (!mine) t.copy_(host);
-}
-
-}  // namespace
-
 std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
                                               const std::vector<std::vector<int64_t>>& samples,
                                               const std::vector<dist::MicroBatch>& batches,
                                               const std::vector<int>& mine, bool cache,
                                               int64_t cache_first, int64_t cache_last,
-                                              dist::Communicator* peers) {
+                                              dist::Communicator* peers, bool cache_on_host) {
   const int width = peers ? peers->size() : 1, me = peers ? peers->rank() : 0;
   const int64_t cached = cache ? std::max<int64_t>(0, cache_last - cache_first) : 0;
-  const auto opts = at::TensorOptions().dtype(model.dtype()).device(model.device());
+  // Where references and cached inputs are kept: with the model, or in pinned host memory.
+  const bool host = cache_on_host && !model.device().is_cpu();
+  const auto opts = host ? at::TensorOptions().dtype(model.dtype()).pinned_memory(true)
+                         : at::TensorOptions().dtype(model.dtype()).device(model.device());
+  const auto keep = [&](const at::Tensor& h) { return host ? at::empty(h.sizes(), opts).copy_(h) : h.contiguous(); };
   std::vector<CalibrationBatch> out;
   std::vector<size_t> run_here;  // batches this peer computes
   for (size_t k = 0; k < mine.size(); ++k) {
@@ -69,17 +59,20 @@ std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
   // operations as batch-major, so bitwise the same states; a streamed table is read once).
   std::vector<at::Tensor> h;
   for (size_t k : run_here) h.push_back(model.embed(out[k].ids, out[k].ctx));
+  std::vector<int64_t> order(static_cast<size_t>(model.num_layers()));
+  std::iota(order.begin(), order.end(), 0);
+  model::LayerStream layers(model.table(), std::move(order));
   for (int64_t layer = 0; layer < model.num_layers(); ++layer) {
-    const model::LayerWeights w = model.table().fetch(layer);
+    const model::LayerWeights w = layers.next(layer);
     for (size_t j = 0; j < run_here.size(); ++j) {
       CalibrationBatch& cb = out[run_here[j]];
-      if (cached > 0 && layer >= cache_first && layer < cache_last) cb.inputs.push_back(h[j].contiguous());
+      if (cached > 0 && layer >= cache_first && layer < cache_last) cb.inputs.push_back(keep(h[j]));
       h[j] = model.run_layer(h[j], w, cb.ctx);
     }
   }
   for (size_t j = 0; j < run_here.size(); ++j) {
     CalibrationBatch& cb = out[run_here[j]];
-    cb.reference = model.final_norm(h[j]).contiguous();
+    cb.reference = keep(model.final_norm(h[j]));
     LACO_CHECK(static_cast<int64_t>(cb.inputs.size()) == cached, "cached {} layer inputs, expected {}",
                cb.inputs.size(), cached);
   }
@@ -87,8 +80,8 @@ std::vector<CalibrationBatch> prepare_batches(const model::Transformer& model,
   // Only after every peer has run its own batches, so the peers' compute overlaps.
   for (size_t k = 0; width > 1 && k < out.size(); ++k) {
     const int root = static_cast<int>(k % static_cast<size_t>(width));
-    share(*peers, out[k].reference, root);
-    for (at::Tensor& t : out[k].inputs) share(*peers, t, root);
+    peers->broadcast(out[k].reference, root);
+    for (at::Tensor& t : out[k].inputs) peers->broadcast(t, root);
   }
   return out;
 }

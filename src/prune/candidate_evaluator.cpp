@@ -7,6 +7,7 @@
 
 #include "laco/core/error.h"
 #include "laco/core/resources.h"
+#include "laco/model/layer_stream.h"
 #include "laco/prune/stream_schedule.h"
 
 namespace laco::prune {
@@ -70,7 +71,7 @@ void CandidateEvaluator::run_resident(const Job& job, std::vector<CandidateWork>
     }
     h = model_.run_layers(model_.run_layer(h, merged, b.ctx), after, n, b.ctx);
     w.forwards += 1 + n - after;
-    const auto cos = sample_cosines(model_.final_norm(h), b.reference, b.mask, opt_.representation);
+    const auto cos = sample_cosines(model_.final_norm(h), b.reference.to(model_.device()), b.mask, opt_.representation);
     append(out, job.candidate, b, cos);
     if (!bound.add(cos)) break;
   }
@@ -117,6 +118,16 @@ void CandidateEvaluator::run_streamed(const std::vector<Job>& jobs, std::vector<
       next[j] += static_cast<size_t>(sizes[j][wave]);
     }
     if (lanes.empty()) continue;
+    const auto needed_at = [&](int64_t p) {
+      return std::any_of(lanes.begin(), lanes.end(), [&](const Lane& l) {
+        const Step s = step_at(l.pair, p);
+        return s == Step::kBelow || s == Step::kAbove;
+      });
+    };
+    std::vector<int64_t> order;  // the wave's layer fetches, staged ahead on CUDA
+    for (int64_t p = first_position(pairs); p < n; ++p)
+      if (needed_at(p)) order.push_back(p);
+    model::LayerStream layers(model_.table(), std::move(order));
     for (int64_t p = first_position(pairs); p < n; ++p) {
       for (size_t j = 0; j < jobs.size(); ++j) {  // merged layers: built once per candidate
         if (jobs[j].c.base != p || std::none_of(lanes.begin(), lanes.end(), [&](const Lane& l) { return l.job == j; }))
@@ -129,12 +140,8 @@ void CandidateEvaluator::run_streamed(const std::vector<Job>& jobs, std::vector<
         peak_anon_ = std::max(peak_anon_, anon_rss_bytes());
         scratch_.release();  // not needed again in this wave: the next layer takes its place
       }
-      const bool needed = std::any_of(lanes.begin(), lanes.end(), [&](const Lane& l) {
-        const Step s = step_at(l.pair, p);
-        return s == Step::kBelow || s == Step::kAbove;
-      });
-      if (!needed) continue;
-      const model::LayerWeights layer = model_.table().fetch(p);  // once per wave
+      if (!needed_at(p)) continue;
+      const model::LayerWeights layer = layers.next(p);  // once per wave
       for (Lane& l : lanes) {
         const Step s = step_at(l.pair, p);
         if (s != Step::kBelow && s != Step::kAbove) continue;
@@ -147,7 +154,7 @@ void CandidateEvaluator::run_streamed(const std::vector<Job>& jobs, std::vector<
       w[l.job].forwards += (l.pair.from_cache ? 0 : l.pair.base) + 1 + n - l.pair.after;
       if (!alive[l.job]) continue;  // stopped at an earlier batch of this wave: discarded
       const CalibrationBatch& b = own_[static_cast<size_t>(l.batch)];
-      const auto cos = sample_cosines(model_.final_norm(l.h), b.reference, b.mask, opt_.representation);
+      const auto cos = sample_cosines(model_.final_norm(l.h), b.reference.to(model_.device()), b.mask, opt_.representation);
       append(out, jobs[l.job].candidate, b, cos);
       if (!bounds[l.job].add(cos)) alive[l.job] = 0;
       l.h = at::Tensor();

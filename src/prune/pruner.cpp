@@ -16,6 +16,7 @@
 #include "laco/core/interrupt.h"
 #include "laco/core/resources.h"
 #include "laco/dist/agree.h"
+#include "laco/dist/device_transport.h"
 #include "laco/dist/parallel_checkpoint.h"
 #include "laco/eval/runner.h"
 #include "laco/io/checkpoint.h"
@@ -103,7 +104,7 @@ void print_dry_run(const RunConfig& cfg, const model::ModelConfig& mc, const Col
 // means anything (e.g. a bfloat16 overflow): an error naming the sample.
 void check_reference_finite(const std::vector<CalibrationBatch>& batches) {
   for (const CalibrationBatch& b : batches) {
-    const at::Tensor bad = at::logical_and(b.mask.to(at::kBool), at::isfinite(b.reference).all(-1).logical_not());
+    const at::Tensor bad = at::logical_and(b.mask.to(at::kBool), at::isfinite(b.reference).all(-1).logical_not().cpu());
     if (!bad.any().item<bool>()) continue;
     const int64_t row = bad.any(-1).nonzero().view(-1)[0].item<int64_t>();
     throw InputError(fmt::format("the original model's hidden states are not finite (NaN or Inf) on calibration "
@@ -483,6 +484,7 @@ class PruneRun {
     model::LayerTable table = placement_ == Placement::kStream
                                   ? model::LayerTable::open_streamed(mc_, weights_, dtype_, device_)
                                   : model::LayerTable::load(mc_, weights_, dtype_, device_);
+    table.set_max_materialized_layers(cfg_.model.max_materialized_layers);
     if (opt_.reuse) opt_.reuse->table_key = key, opt_.reuse->table = table;
     return table;
   }
@@ -512,10 +514,18 @@ class PruneRun {
       return opt_.reuse->batches;
     }
     // The ranks of this shard in every group hold the same batches (one per group).
-    std::unique_ptr<dist::Communicator> peers;
-    if (cfg_.parallel.share_cache && plan_.candidate_width > 1)
-      peers = world_.split(plan_.shard_of(rank_), plan_.group_of(rank_));
-    auto own = prepare_batches(*model_, samples_, batches, mine, cache, cache_first, cache_last, peers.get());
+    dist::DeviceComm peers;
+    if (cfg_.parallel.share_cache && plan_.candidate_width > 1) {
+      peers = dist::device_communicator(world_.split(plan_.shard_of(rank_), plan_.group_of(rank_)),
+                                        device_.is_cuda() ? device_.index() : -1);
+      if (rank_ == 0 && device_.is_cuda()) spdlog::info("reference and activation cache between groups: {}", peers.reason);
+    }
+    const model::PlacementMemory& chosen = placement_ == Placement::kStream ? memory_.stream : memory_.resident;
+    const bool on_host = device_.is_cuda() && !chosen.cache_on_device;
+    if (rank_ == 0 && device_.is_cuda())
+      spdlog::info("activation cache: {}", on_host ? "pinned host memory (it does not fit on the GPU next to the rest)"
+                                                   : "on the GPU");
+    auto own = prepare_batches(*model_, samples_, batches, mine, cache, cache_first, cache_last, peers.comm.get(), on_host);
     if (opt_.reuse) opt_.reuse->batches_key = key, opt_.reuse->batches = own;
     return own;
   }

@@ -37,18 +37,19 @@ TEST_F(PlanCli, Llama3_70bShapeOnEightGpusStreams) {
   EXPECT_TRUE(has(r.out, "70553706496 parameters (855654400 per layer, 1.7 GB in bfloat16)")) << r.out;
   EXPECT_TRUE(has(r.out, "8 = 1 node x 8 ranks per node; W 8 x S 1")) << r.out;
   EXPECT_TRUE(has(r.out, "no tokenizer.json in model.path")) << r.out;
-  EXPECT_TRUE(has(r.out, "peak on the GPU                                146.7 GB           6.2 GB")) << r.out;
+  EXPECT_TRUE(has(r.out, "peak on the GPU                                146.7 GB           7.9 GB")) << r.out;
   EXPECT_TRUE(has(r.out, "accepted merges, up to 19 layers               0 B                32.5 GB host")) << r.out;
+  EXPECT_TRUE(has(r.out, "staging, 1 layer in flight (+ pinned host)     -                  1.7 GB")) << r.out;
   EXPECT_TRUE(has(r.out, "page cache, checkpoint mmap (evictable)        141.1 GB           141.1 GB")) << r.out;
   EXPECT_TRUE(has(r.out, "placement    stream (auto: resident needs 146.7 GB per rank, budget 80.0 GB "
-                         "(--device-memory): 66.7 GB short; stream needs 6.2 GB per rank)")) << r.out;
+                         "(--device-memory): 66.7 GB short; stream needs 7.9 GB per rank)")) << r.out;
   // The same machine with 200 GB of host memory per node cannot hold stream's merges either.
   r = run_cli({"plan", repo_file("configs/llama3-70b.toml"), "--set", "model.path=" + shape, "--set",
                "model.device=cuda", "--ranks-per-node", "8", "--device-memory", "80GB", "--host-memory", "200GB"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_TRUE(has(r.out, "REFUSED")) << r.out;
-  EXPECT_TRUE(has(r.err, "stream needs 260.1 GB of host memory per node (8 ranks), budget 200.0 GB (--host-memory): "
-                         "60.1 GB short")) << r.err;
+  EXPECT_TRUE(has(r.err, "stream needs 273.8 GB of host memory per node (8 ranks), budget 200.0 GB (--host-memory): "
+                         "73.8 GB short")) << r.err;
 }
 
 TEST_F(PlanCli, SmallModelStaysResidentWithRealLengths) {

@@ -207,6 +207,9 @@ TEST_F(ConfigTest, RangeRules) {
   struct Case { const char* section; const char* line; const char* key; };
   const Case cases[] = {
       {"model", "threads = -1", "model.threads"},
+      {"model", "stream_waves = 0", "model.stream_waves"},
+      {"model", "max_materialized_layers = 1", "model.max_materialized_layers"},
+      {"model", "max_materialized_layers = 9", "model.max_materialized_layers"},
       {"calibration", "samples = 0", "calibration.samples"},
       {"calibration", "max_tokens = 1", "calibration.max_tokens"},
       {"calibration", "batch_size = 0", "calibration.batch_size"},

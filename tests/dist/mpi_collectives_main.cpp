@@ -1,5 +1,6 @@
 // MpiCommunicator under mpirun (any number of ranks, run by ctest with -n 3): every
-// collective, the typed helpers, send/recv, split and CPU tensor collectives, checked
+// collective, the typed helpers, send/recv, split, CPU tensor collectives and the choice
+// of device transport (dist::device_communicator), checked
 // against values each rank can compute by hand. A plain program, not gtest: prints one
 // line per failed check and exits 0 only when every check passed on every rank.
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <ATen/ATen.h>
 
 #include "laco/core/error.h"
+#include "laco/dist/device_transport.h"
 #include "laco/dist/mpi_communicator.h"
 
 namespace {
@@ -162,6 +164,23 @@ void test_tensors(Communicator& c) {
   EXPECT(at::equal(h, at::arange(3, at::kBFloat16)));
 }
 
+// device_communicator on ranks that claim GPUs: NCCL is refused with the first obstacle in
+// rank order, and the host communicator that comes back still works. (NCCL itself needs a
+// GPU per rank: tests/gpu/run.sh.)
+void test_device_transport(Communicator& c) {
+  if (c.size() < 2) return;
+  const int r = c.rank();
+  // GPU r / 2: ranks 0 and 1 share GPU 0 of this host.
+  laco::dist::DeviceComm shared = laco::dist::device_communicator(c.split(0, r), r / 2);
+  EXPECT(!shared.nccl && !shared.comm->device_tensors());
+  EXPECT(shared.reason.rfind("MPI through host memory: ranks 0 and 1 share GPU 0 on host '", 0) == 0);
+  EXPECT(shared.comm->allreduce<int32_t>(1, ReduceOp::kSum) == c.size());
+  // The last rank on the CPU, the others on GPUs of their own.
+  laco::dist::DeviceComm cpu = laco::dist::device_communicator(c.split(0, r), r == c.size() - 1 ? -1 : r);
+  EXPECT(cpu.reason == "MPI through host memory: rank " + std::to_string(c.size() - 1) + " computes on the CPU");
+  EXPECT(cpu.comm->size() == c.size());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -178,6 +197,7 @@ int main(int argc, char** argv) {
       test_send_recv(world);
       test_split(world);
       test_tensors(world);
+      test_device_transport(world);
       world.barrier();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "rank %d: unexpected exception: %s\n", g_rank, e.what());

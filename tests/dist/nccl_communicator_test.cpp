@@ -7,6 +7,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include "laco/dist/device_transport.h"
 #include "laco/dist/nccl_communicator.h"
 
 namespace laco::dist {
@@ -45,7 +46,20 @@ TEST(NcclCommunicator, SingleRankCollectivesOnTheGpu) {
 
   // Host buffers go through MPI.
   EXPECT_EQ(nccl.allreduce<int64_t>(5, ReduceOp::kSum), 5);
-  world.set_device_backend(nullptr);
+  EXPECT_TRUE(nccl.device_tensors());
+}
+
+// device_communicator on one rank with one GPU: nothing in the way, so NCCL.
+TEST(NcclCommunicator, DeviceCommunicatorPicksNcclForOneRankPerGpu) {
+  if (visible_gpus() == 0) GTEST_SKIP() << "no CUDA device visible; NCCL test needs a GPU";
+  int argc = 0;
+  char** argv = nullptr;
+  MpiRuntime runtime(&argc, &argv);
+  MpiCommunicator world(MPI_COMM_WORLD);
+  DeviceComm d = device_communicator(world.split(0, 0), 0);
+  EXPECT_TRUE(d.nccl) << d.reason;
+  EXPECT_TRUE(d.comm->device_tensors());
+  EXPECT_EQ(d.reason, "NCCL: 1 ranks, each on its own GPU");
 }
 
 }  // namespace

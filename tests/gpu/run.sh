@@ -9,7 +9,9 @@
 #     identical report candidates and checkpoint, and GPU memory recorded in profile.h5;
 #   - issue 12 item 8: a random 8B-shaped model (bench_stream_slice, hidden 4096, 8 layers)
 #     pruned resident and under model.memory_budget = 2GB (auto streams): identical report
-#     and checkpoint, and the fetched bytes per candidate second from profile.h5.
+#     and checkpoint, and the fetched bytes per candidate second from profile.h5; then the
+#     activation cache in pinned host memory with 2 layers staged ahead (items 1 and 3), and
+#     the -n 2 log saying the cache went through MPI since both ranks share the GPU (item 5).
 #     (Written without a GPU at hand, 2026-12-02: its first run is still owed.)
 # Usage:
 #   tests/gpu/run.sh
@@ -245,8 +247,11 @@ if command -v mpirun >/dev/null; then
     mpirun -n "$n" --oversubscribe --bind-to none --allow-run-as-root --mca pml ob1 \
       "$build/laco_dist" prune "$repo/configs/quickstart.toml" --set model.device=cuda --set model.threads=1 \
       --set parallel.candidate_width="$n" --set output.dir="$build/prune-n$n" --set output.overwrite=true \
-      --quiet || status=1
+      --quiet 2>&1 | tee "$build/prune-n$n.log" || status=1
   done
+  # Issue 12 item 5: both ranks on the one GPU, so NCCL is refused and the log says why.
+  grep -q "between groups: MPI through host memory: ranks 0 and 1 share GPU 0" "$build/prune-n2.log" ||
+    { say "FAIL: the -n 2 log does not say the cache went through MPI (ranks sharing a GPU)"; status=1; }
   python3 - "$build/prune-n1" "$build/prune-n2" <<'PY' || status=1
 import json, sys
 import h5py
@@ -297,6 +302,32 @@ sys.exit(0 if a and a == b else 1)
 PY
 for f in "$build"/slice-resident/model*.safetensors; do
   cmp "$f" "$build/slice-auto/$(basename "$f")" || { say "FAIL: $(basename "$f") differs"; status=1; }
+done
+
+# Issue 12 item 3 + the staging: 3 layers at once (2 in flight) under a budget of 2060 MB,
+# where `laco_dist plan` puts the stream peak at 2.01 GB without the 90.8 MB cache (32 kjv
+# verses) and over the budget with it, so the cache goes to pinned host memory: the same
+# report and bytes as resident.
+say "stream with the cache in pinned host memory and 2 layers in flight (8B-shaped)"
+for p in resident auto; do
+  extra=(); [[ "$p" == auto ]] && extra=(--set model.memory_budget=2060MB --set model.max_materialized_layers=3)
+  "$build/laco_dist" prune "$repo/configs/quickstart.toml" --set model.path="$slice" --set model.device=cuda \
+    --set model.dtype=bfloat16 --set model.placement="$p" "${extra[@]}" --set model.threads=1 \
+    --set calibration.samples=32 --set calibration.max_tokens=512 --set laco.merge_layers=2 \
+    --set laco.threshold=0.95 --set output.dir="$build/cache-$p" --set output.overwrite=true --quiet \
+    2>&1 | tee "$build/cache-$p.log" | grep -E "placement|activation cache|error" || true
+done
+grep -q "activation cache: pinned host memory" "$build/cache-auto.log" || { say "FAIL: the cache did not go to the host"; status=1; }
+python3 - "$build/cache-resident" "$build/cache-auto" <<'PY' || status=1
+import json, sys
+def candidates(d):
+    return [{k: v for k, v in c.items() if k != "seconds"} for c in json.load(open(d + "/laco_report.json"))["candidates"]]
+a, b = candidates(sys.argv[1]), candidates(sys.argv[2])
+print(f"== host cache + staging vs resident: {len(a)} candidates, identical: {a == b}")
+sys.exit(0 if a and a == b else 1)
+PY
+for f in "$build"/cache-resident/model*.safetensors; do
+  cmp "$f" "$build/cache-auto/$(basename "$f")" || { say "FAIL: $(basename "$f") differs (host cache)"; status=1; }
 done
 
 if (( status == 0 )); then say "GPU checks passed"; else say "GPU checks FAILED"; fi

@@ -174,25 +174,26 @@ TEST(MemoryPlan, Llama3_70bOnEightGpusOf80GbStreams) {
 
   const PlacementMemory& s = p.stream;
   EXPECT_EQ(s.stream_working_set, 1711308800u);  // one fetched layer on the GPU
+  EXPECT_EQ(s.staging, 1711308800u);             // max_materialized_layers 2: one bfloat16 layer in flight
   EXPECT_EQ(s.merged_scratch, 4529881088u);      // 1711308800 + sums 1879048192 + the base gate in float32 939524096
   EXPECT_EQ(s.wave_activations, 41943040u);      // 2 * 1280 * 8192 * 2
   EXPECT_TRUE(s.cache_on_device);
-  // max(1711308800 + workspace 77594624, 4529881088) + 41943040 + cache 1614807040
-  EXPECT_EQ(s.rank_peak, 6186631168u);
+  // max(1711308800 + workspace 77594624, 4529881088) + staging 1711308800 + 41943040 + cache 1614807040
+  EXPECT_EQ(s.rank_peak, 7897939968u);
   EXPECT_EQ(s.accepted_merges, 32514867200u);    // 19 * 1711308800, on the host
-  EXPECT_EQ(s.host_per_rank, 32514867200u);      // the merges
-  EXPECT_EQ(s.host_per_node, 260118937600u);
+  EXPECT_EQ(s.host_per_rank, 34226176000u);      // the merges + the pinned staging slot
+  EXPECT_EQ(s.host_per_node, 273809408000u);
   EXPECT_TRUE(s.fits);
   ASSERT_TRUE(p.chosen.has_value());
   EXPECT_EQ(*p.chosen, Placement::kStream);
   EXPECT_NE(p.reason.find("resident needs 146.7 GB per rank, budget 80.0 GB (--device-memory): 66.7 GB short; "
-                          "stream needs 6.2 GB per rank"), std::string::npos) << p.reason;
+                          "stream needs 7.9 GB per rank"), std::string::npos) << p.reason;
 
-  // The host of a node is checked too: 260.1 GB of merges do not fit in 200 GB.
+  // The host of a node is checked too: 273.8 GB of merges and staging do not fit in 200 GB.
   in.budget.host_node = 200'000'000'000;
   test::expect_input_error([&] { require_placement(plan_memory(mc, in)); },
-                           {"stream needs 260.1 GB of host memory per node (8 ranks), budget 200.0 GB (--host-memory): "
-                            "60.1 GB short"});
+                           {"stream needs 273.8 GB of host memory per node (8 ranks), budget 200.0 GB (--host-memory): "
+                            "73.8 GB short"});
   // With max_removed_layers = 8 at most ceil(8 / 3) = 3 merged layers are alive.
   in.max_removed_layers = 8;
   EXPECT_EQ(plan_memory(mc, in).accepted_worst, 3);
@@ -208,11 +209,11 @@ TEST(MemoryPlan, CacheThatDoesNotFitOnTheGpuSpillsToPinnedHost) {
   in.device = Device::kCuda;
   in.batch_size = 2;
   in.placement = Placement::kStream;
-  in.budget = budget(5'000'000'000);  // stream without the cache: 4571824128, with it 6186631168
+  in.budget = budget(7'000'000'000);  // stream without the cache: 6283132928, with it 7897939968
   const MemoryPlan p = plan_memory(mc, in);
   EXPECT_FALSE(p.stream.cache_on_device);
-  EXPECT_EQ(p.stream.rank_peak, 4571824128u);
-  EXPECT_EQ(p.stream.host_per_rank, uint64_t{1614807040} + 32514867200);
+  EXPECT_EQ(p.stream.rank_peak, 6283132928u);  // 4571824128 + the staging slot 1711308800
+  EXPECT_EQ(p.stream.host_per_rank, uint64_t{1614807040} + 32514867200 + 1711308800);
   EXPECT_EQ(require_placement(p), Placement::kStream);
 }
 

@@ -2,7 +2,8 @@
 // fetches bitwise what a resident table holds (bfloat16 checkpoint, float32 and bfloat16
 // compute) and counts what it moves; the wave schedule makes the same decisions with
 // bitwise-equal similarities as the resident order, with early rejection and 1-3 waves,
-// while fetching each needed layer once per wave; the wave arithmetic by hand.
+// while fetching each needed layer once per wave; the wave arithmetic by hand; the CUDA
+// prefetch's slot schedule by hand and LayerStream's fetches (the plain fetches on the CPU).
 #include <cstring>
 #include <filesystem>
 
@@ -11,6 +12,8 @@
 
 #include "laco/dist/mpi_communicator.h"
 #include "laco/io/safetensors.h"
+#include "laco/model/layer_stream.h"
+#include "laco/model/prefetch_queue.h"
 #include "laco/prune/candidate_evaluator.h"
 #include "laco/prune/stream_schedule.h"
 #include "support/test_support.h"
@@ -101,6 +104,76 @@ TEST(StreamedTable, FetchesBitwiseWhatAResidentTableHolds) {
     for (const auto& x : m.t) owned += x.defined() ? static_cast<uint64_t>(x.nbytes()) : 0;
     EXPECT_EQ(streamed.bytes(), owned);
   }
+}
+
+// The CUDA stager's schedule: the k-th layer of the order in slot k % slots, at most `slots`
+// in flight ahead of the caller, a slot handed out again only after its layer was taken.
+TEST(PrefetchQueue, DoubleBufferingByHand) {
+  using S = std::vector<std::pair<int64_t, int>>;
+  const auto stages = [](model::PrefetchQueue& q) {
+    S out;
+    for (const auto& s : q.refill()) out.push_back({s.layer, s.slot});
+    return out;
+  };
+  model::PrefetchQueue q({3, 4, 6, 9}, 2);
+  EXPECT_EQ(stages(q), (S{{3, 0}, {4, 1}}));
+  EXPECT_EQ(stages(q), S{});  // both slots hold layers not taken yet
+  EXPECT_EQ(q.take(3), 0);
+  EXPECT_EQ(stages(q), (S{{6, 0}}));  // slot 0 again, once layer 3 left it
+  EXPECT_EQ(q.take(4), 1);
+  EXPECT_EQ(stages(q), (S{{9, 1}}));
+  EXPECT_EQ(q.take(6), 0);
+  EXPECT_EQ(stages(q), S{});
+  EXPECT_EQ(q.take(9), 1);
+  EXPECT_TRUE(q.done());
+  // One slot: the next layer is staged only after the current one was taken.
+  model::PrefetchQueue one({0, 1, 2}, 1);
+  EXPECT_EQ(stages(one), (S{{0, 0}}));
+  EXPECT_EQ(one.take(0), 0);
+  EXPECT_EQ(stages(one), (S{{1, 0}}));
+  // Out of the declared order, or before its stage: an internal error naming the layers.
+  EXPECT_THROW(one.take(2), InternalError);
+  model::PrefetchQueue fresh({5}, 3);
+  EXPECT_THROW(fresh.take(5), InternalError);  // not staged yet
+}
+
+TEST(LayerStream, FetchesInTheDeclaredOrderWhatFetchGives) {
+  test::TempDir dir;
+  model::ModelConfig config;
+  const io::WeightSource w = write_bf16_checkpoint(dir, config);
+  model::LayerTable plain = model::LayerTable::open_streamed(config, w, at::kFloat, c10::Device(c10::kCPU));
+  model::LayerTable streamed = plain;
+  streamed.set_max_materialized_layers(3);
+  model::LayerStream stream(streamed, {1, 2, 5, 9});
+  EXPECT_FALSE(stream.staged());  // staging is for CUDA; the CPU converts when asked
+  for (int64_t i : {1, 2, 5, 9}) {
+    const model::LayerWeights a = plain.fetch(i), b = stream.next(i);
+    for (size_t r = 0; r < model::kNumRoles; ++r)
+      if (a.t[r].defined()) EXPECT_TRUE(same_bits(a.t[r], b.t[r])) << "layer " << i << " role " << r;
+  }
+  EXPECT_EQ(streamed.traffic().layers, 4);
+  EXPECT_EQ(streamed.traffic().bytes, plain.traffic().bytes);
+  // The CUDA stager's bookkeeping, fed the tensors it converts on the device: the first
+  // fetch of an original layer is checked (a NaN names the tensor), then counted.
+  model::LayerWeights converted;
+  for (size_t r = 0; r < model::kNumRoles; ++r)
+    if (streamed.layer(7).t[r].defined()) converted.t[r] = streamed.layer(7).t[r].to(at::kFloat);
+  model::LayerWeights poisoned = converted;
+  poisoned[model::Role::kUp] = poisoned[model::Role::kUp].clone();
+  poisoned[model::Role::kUp].view(-1)[5] = NAN;
+  try {
+    streamed.finish_fetch(7, poisoned);
+    FAIL() << "a NaN passed";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'model.layers.7.mlp.up_proj.weight'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("after conversion to Float (out of its range)"), std::string::npos) << e.what();
+  }
+  const model::LayerWeights done = streamed.finish_fetch(7, converted);
+  EXPECT_TRUE(same_bits(done[model::Role::kUp], plain.fetch(7)[model::Role::kUp]));
+  EXPECT_EQ(streamed.traffic().layers, 5);
+  model::LayerStream wrong(streamed, {0, 1});
+  EXPECT_THROW(wrong.next(1), InternalError);
+  EXPECT_THROW(streamed.set_max_materialized_layers(1), InternalError);
 }
 
 struct EvalRun {

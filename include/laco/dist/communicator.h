@@ -4,7 +4,8 @@
 // allreduce, gather*, allgather*, split) in the same order, with the same root and,
 // where noted, the same element count. Breaking that deadlocks or corrupts data.
 // Host buffers and CPU tensors go through MPI; CUDA tensors through NCCL when the
-// implementation has it. The backend is chosen by the tensor's device, not the build.
+// implementation is NcclCommunicator (dist::device_communicator picks it), else staged
+// through host memory and MPI. The backend is chosen by the tensor's device, not the build.
 #pragma once
 
 #include <cstddef>
@@ -58,6 +59,8 @@ class Communicator {
   // Tensors must be contiguous; broadcast needs equal shapes on every rank.
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   virtual void allreduce(at::Tensor& tensor, ReduceOp op) = 0;
+  // Whether CUDA tensors travel device to device (NCCL) rather than through host memory.
+  virtual bool device_tensors() const { return false; }
 
   // ---- typed conveniences over the raw calls ------------------------------------
   template <typename T> void broadcast(std::vector<T>& v, int root) {
@@ -94,6 +97,12 @@ class Communicator {
     broadcast(&n, 1, DataType::kInt64, root);
     v.resize(static_cast<size_t>(n));
     if (n > 0) broadcast(v.data(), v.size() * sizeof(T), DataType::kByte, root);
+  }
+  template <typename T> std::vector<T> allgather_structs(const std::vector<T>& mine) {
+    static_assert(std::is_trivially_copyable_v<T>, "allgather_structs needs a trivially copyable type");
+    std::vector<uint8_t> raw;
+    allgatherv(mine.data(), mine.size() * sizeof(T), DataType::kByte, raw);
+    return bytes_to<T>(raw);
   }
   template <typename T> std::vector<T> allgatherv(const std::vector<T>& mine) {
     std::vector<uint8_t> raw;

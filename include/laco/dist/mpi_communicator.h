@@ -1,6 +1,6 @@
 // MPI implementation of Communicator (host buffers and CPU tensors; CUDA tensors are
-// forwarded to an attached NCCL communicator when one is set), the process-wide MPI
-// runtime guard, and LocalCommunicator, the size-1 world used without MPI (tests).
+// staged through host memory: NcclCommunicator is their direct path), the process-wide
+// MPI runtime guard, and LocalCommunicator, the size-1 world used without MPI (tests).
 #pragma once
 
 #include <memory>
@@ -50,8 +50,6 @@ class MpiCommunicator : public Communicator {
   void broadcast(at::Tensor& tensor, int root) override;
   void allreduce(at::Tensor& tensor, ReduceOp op) override;
 
-  // Device tensors are routed here (set by the caller when running on CUDA with NCCL).
-  void set_device_backend(std::shared_ptr<Communicator> device) { device_ = std::move(device); }
   MPI_Comm comm() const { return comm_; }
 
   using Communicator::allgatherv;
@@ -63,7 +61,6 @@ class MpiCommunicator : public Communicator {
   MPI_Comm comm_;
   bool owned_;
   int rank_ = 0, size_ = 1;
-  std::shared_ptr<Communicator> device_;
 };
 
 // A world of one rank, no MPI: every collective is a copy or a no-op.

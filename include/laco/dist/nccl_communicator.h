@@ -21,6 +21,8 @@ class NcclCommunicator : public Communicator {
   // the node-local rank (one rank per GPU; more local ranks than GPUs is an error).
   // `host` must outlive this object. Sets the calling thread's current CUDA device.
   explicit NcclCommunicator(MpiCommunicator& host, int device = -1);
+  // The same over a communicator it owns (a split() of the world: dist::device_communicator).
+  NcclCommunicator(std::unique_ptr<MpiCommunicator> host, int device);
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
@@ -32,6 +34,7 @@ class NcclCommunicator : public Communicator {
   // stream), so it orders after work on the legacy default stream, which is where a
   // LibTorch without an explicit stream guard runs its kernels.
   cudaStream_t stream() const { return stream_; }
+  bool device_tensors() const override { return true; }
 
   // Host memory: delegated to the MPI communicator.
   void barrier() override;
@@ -61,7 +64,6 @@ class NcclCommunicator : public Communicator {
   using Communicator::gatherv;
 
  private:
-  NcclCommunicator(std::unique_ptr<MpiCommunicator> owned_host, int device);
   void init(int device);
   void broadcast_device(void* data, size_t count, ncclDataType_t type, int root);
   void allreduce_device(void* data, size_t count, ncclDataType_t type, ReduceOp op);

@@ -22,6 +22,8 @@
 
 namespace laco::model {
 
+class CudaStager;
+
 // A low-rank adapter on one projection (LoRA): y = x W^T + scale * (keep * x) A^T B^T, with
 // a (r, in) and b (out, r) in the compute dtype; `keep` (B, T, in) is the dropout multiplier
 // (0 or 1 / (1 - p)), undefined when there is no dropout.
@@ -70,6 +72,18 @@ class LayerTable {
   // stored tensors (no copy); streamed, converted now (counted in traffic()).
   LayerWeights fetch(int64_t i) const;
   at::Tensor fetch_tensor(int64_t i, Role role) const;
+  // Streamed, for LayerStream's staged fetches: what fetch() does besides converting, for
+  // layer i's tensors already in the compute dtype on the device — the finiteness check of
+  // an original layer's first fetch (InputError naming the tensor), traffic, the layer's
+  // kind and adapter.
+  LayerWeights finish_fetch(int64_t i, LayerWeights fetched) const;
+  // Layers on the device at once in a LayerStream (model.max_materialized_layers, >= 2).
+  int max_materialized_layers() const { return max_materialized_; }
+  void set_max_materialized_layers(int n);
+  // The CUDA staging engine of a streamed table on CUDA (max_materialized_layers() - 1
+  // slots), made on first use and shared by copies of the table (one loop at a time); null
+  // elsewhere.
+  CudaStager* stager() const;
   // Embedding rows of ids (B, T) -> (B, T, D) in the compute dtype: gathered from the mmap
   // when streamed, so the embedding is never materialized whole.
   at::Tensor embed(const at::Tensor& ids) const;
@@ -127,6 +141,8 @@ class LayerTable {
   std::vector<char> merged_;
   mutable std::vector<char> checked_;
   mutable Traffic traffic_;
+  int max_materialized_ = 2;
+  mutable std::shared_ptr<CudaStager> stager_;
 };
 
 c10::ScalarType scalar_type(Dtype dtype);

@@ -44,7 +44,8 @@ struct MemoryPlanInput {
   // [laco]: C, L, H (0 = num_hidden_layers), I, max_removed_layers (0 = no limit).
   int64_t merge_layers = 4, lowest_layer = 1, highest_layer = 0, interval = 2, max_removed_layers = 0;
   bool activation_cache = true;
-  bool early_reject = false;  // the first micro-batch is then a one-sample probe (make_micro_batches)
+  bool early_reject = false;
+  int max_materialized_layers = 2;  // stream + cuda: N, the computing layer + N - 1 staged  // the first micro-batch is then a one-sample probe (make_micro_batches)
   // [parallel] candidate_width (0 = world) and the machine: world = nodes x ranks_per_node.
   int candidate_width = 0, nodes = 1, ranks_per_node = 1;
   MemoryBudget budget;
@@ -55,6 +56,7 @@ struct PlacementMemory {
   Placement placement = Placement::kResident;
   uint64_t weights = 0;             // resident: the private copy (0 when zero-copy mmap views)
   uint64_t stream_working_set = 0;  // stream: the fetched layer in the compute dtype (0 for mmap views)
+  uint64_t staging = 0;             // stream + cuda: N - 1 layers as stored, on the GPU and again pinned on the host
   uint64_t activation_cache = 0;    // cached layer inputs + reference, padded shard tokens
   uint64_t merged_scratch = 0;      // MergeScratch: one layer, float32 sums (and copies) of the largest tensor
   uint64_t accepted_merges = 0;     // merged layers kept, worst case
