@@ -34,28 +34,44 @@ candidates() { sed -n '/^  "candidates": \[/,/^  \],/p' "$1/laco_report.json" | 
 start_cluster_with_reference() {
   slurm_cluster_start_or_skip
   ((SLURM_TEST_CPUS >= 2)) || { echo "SKIP: the node has $SLURM_TEST_CPUS CPU, the checks need 2"; exit 77; }
-  cd "$SLURM_TEST_DIR"
+  cd "$SLURM_TEST_DIR" || exit 1
   out=$SLURM_TEST_DIR/out
   ref=$SLURM_TEST_DIR/ref
   mkdir -p "$out"
   plain_run "$ref"
 }
 
-# An uninterrupted plain run into $1.
+# An uninterrupted plain run into $1 (more laco_dist options after it).
 plain_run() {
   # shellcheck disable=SC2046
-  "$LACO_BIN" prune "$config" $(quick_args "$1") >"$1.log" 2>&1 || { echo "FAIL: the plain reference run failed:" >&2; cat "$1.log" >&2; exit 1; }
+  "$LACO_BIN" prune "$config" $(quick_args "$@") >"$1.log" 2>&1 || { echo "FAIL: the plain reference run failed:" >&2; cat "$1.log" >&2; exit 1; }
 }
 
-# $2 (what) in directory $1 has the reference's checkpoint bytes and candidates.
-expect_same_output() {
+# The checkpoint's files in directory $1, one name a line: everything but laco_dist's run files.
+checkpoint_files() {
   local f
-  for f in model.safetensors config.json; do
-    cmp -s "$ref/$f" "$1/$f" || { fail "$2: $f differs from the plain run (or is missing)"; return; }
+  for f in "$1"/* "$1"/.[!.]*; do
+    [[ -e $f ]] || continue
+    case ${f##*/} in
+      laco_report.json | laco_state.json | profile.h5 | profile.svg | .laco.lock) ;;
+      *) echo "${f##*/}" ;;
+    esac
+  done
+}
+
+# $2 (what) in directory $1 has the reference's checkpoint files, byte for byte (the same
+# names: weights or shards, index, config.json, copied tokenizer files), and its candidates.
+expect_same_output() {
+  local f want got
+  want=$(checkpoint_files "$ref") got=$(checkpoint_files "$1")
+  grep -qx config.json <<<"$want" || { fail "$2: the reference has no config.json"; return; }
+  [[ $got == "$want" ]] || { fail "$2: checkpoint files [$(paste -sd' ' <<<"$got")] are not the plain run's [$(paste -sd' ' <<<"$want")]"; return; }
+  for f in $want; do
+    cmp -s "$ref/$f" "$1/$f" || { fail "$2: $f differs from the plain run"; return; }
   done
   [[ -n $(candidates "$ref") ]] || { fail "$2: the reference report has no candidates"; return; }
   diff <(candidates "$ref") <(candidates "$1") >/dev/null || { fail "$2: laco_report.json candidates differ from the plain run"; return; }
-  ok "$2: checkpoint and candidates identical to the plain run"
+  ok "$2: checkpoint ($(wc -l <<<"$want") files) and candidates identical to the plain run"
 }
 
 # Waits up to $2 s for file $1.
