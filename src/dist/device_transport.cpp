@@ -62,7 +62,6 @@ DeviceComm device_communicator(std::unique_ptr<Communicator> host, int device) {
 #ifdef LACO_HAVE_NCCL
   host.release();
   out.comm = std::make_unique<NcclCommunicator>(std::unique_ptr<MpiCommunicator>(mpi), device);
-  out.nccl = true;
   out.reason = fmt::format("NCCL: {} ranks, each on its own GPU", slots.size());
 #endif
   return out;

@@ -145,7 +145,7 @@ void choose(MemoryPlan& plan) {
     return;
   }
   if (in.placement != Placement::kAuto) {
-    const PlacementMemory& p = in.placement == Placement::kResident ? r : s;
+    const PlacementMemory& p = plan.of(in.placement);
     if (p.fits) plan.chosen = in.placement;
     plan.reason = p.fits ? fmt::format("model.placement = \"{}\": needs {} per rank, budget {}",
                                        name_of(in.placement), format_bytes(p.rank_peak), budget)

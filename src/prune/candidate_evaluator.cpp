@@ -71,7 +71,7 @@ void CandidateEvaluator::run_resident(const Job& job, std::vector<CandidateWork>
     }
     h = model_.run_layers(model_.run_layer(h, merged, b.ctx), after, n, b.ctx);
     w.forwards += 1 + n - after;
-    const auto cos = sample_cosines(model_.final_norm(h), b.reference.to(model_.device()), b.mask, opt_.representation);
+    const auto cos = sample_cosines(model_.final_norm(h), b.reference, b.mask, opt_.representation);
     append(out, job.candidate, b, cos);
     if (!bound.add(cos)) break;
   }
@@ -154,7 +154,7 @@ void CandidateEvaluator::run_streamed(const std::vector<Job>& jobs, std::vector<
       w[l.job].forwards += (l.pair.from_cache ? 0 : l.pair.base) + 1 + n - l.pair.after;
       if (!alive[l.job]) continue;  // stopped at an earlier batch of this wave: discarded
       const CalibrationBatch& b = own_[static_cast<size_t>(l.batch)];
-      const auto cos = sample_cosines(model_.final_norm(l.h), b.reference.to(model_.device()), b.mask, opt_.representation);
+      const auto cos = sample_cosines(model_.final_norm(l.h), b.reference, b.mask, opt_.representation);
       append(out, jobs[l.job].candidate, b, cos);
       if (!bounds[l.job].add(cos)) alive[l.job] = 0;
       l.h = at::Tensor();

@@ -520,8 +520,7 @@ class PruneRun {
                                         device_.is_cuda() ? device_.index() : -1);
       if (rank_ == 0 && device_.is_cuda()) spdlog::info("reference and activation cache between groups: {}", peers.reason);
     }
-    const model::PlacementMemory& chosen = placement_ == Placement::kStream ? memory_.stream : memory_.resident;
-    const bool on_host = device_.is_cuda() && !chosen.cache_on_device;
+    const bool on_host = device_.is_cuda() && !memory_.of(placement_).cache_on_device;
     if (rank_ == 0 && device_.is_cuda())
       spdlog::info("activation cache: {}", on_host ? "pinned host memory (it does not fit on the GPU next to the rest)"
                                                    : "on the GPU");

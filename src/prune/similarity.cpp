@@ -11,7 +11,8 @@ std::vector<double> sample_cosines(const at::Tensor& h, const at::Tensor& ref, c
                                    Representation rep) {
   LACO_CHECK(h.sizes() == ref.sizes() && h.dim() == 3, "hidden shapes {} vs {}", h.dim(), ref.dim());
   at::Tensor m = mask.to(h.device(), at::kDouble).unsqueeze(-1);  // (B, T, 1)
-  at::Tensor a = h.to(at::kDouble) * m, b = ref.to(at::kDouble) * m;  // (B, T, D), padding zeroed
+  // `ref` may be in host memory (the activation cache off the GPU).
+  at::Tensor a = h.to(at::kDouble) * m, b = ref.to(h.device(), at::kDouble) * m;  // (B, T, D), padding zeroed
   if (rep == Representation::kMean) {
     at::Tensor count = m.sum(1);  // (B, 1)
     a = a.sum(1) / count;         // (B, D)

@@ -39,7 +39,6 @@ TEST(DeviceCommunicator, KeepsAWorldWithoutMpi) {
   // A LocalCommunicator cannot bootstrap NCCL: the host communicator comes back, with why.
   DeviceComm d = device_communicator(std::make_unique<LocalCommunicator>(), 0);
   ASSERT_NE(d.comm, nullptr);
-  EXPECT_FALSE(d.nccl);
   EXPECT_FALSE(d.comm->device_tensors());
   EXPECT_EQ(d.comm->size(), 1);
 #ifdef LACO_HAVE_NCCL

@@ -5,6 +5,8 @@
 
 #ifdef LACO_HAVE_NCCL
 
+#include <memory>
+
 #include <cuda_runtime_api.h>
 
 #include "laco/dist/device_transport.h"
@@ -19,13 +21,23 @@ int visible_gpus() {
   return n;
 }
 
-TEST(NcclCommunicator, SingleRankCollectivesOnTheGpu) {
-  if (visible_gpus() == 0) GTEST_SKIP() << "no CUDA device visible; NCCL test needs a GPU";
-  int argc = 0;
-  char** argv = nullptr;
-  MpiRuntime runtime(&argc, &argv);
-  MpiCommunicator world(MPI_COMM_WORLD);
-  NcclCommunicator nccl(world);
+// One process, an MPI singleton world and GPU 0 (ctest runs each test as its own process:
+// MPI can be initialized only once per process).
+class NcclOnOneGpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (visible_gpus() == 0) GTEST_SKIP() << "no CUDA device visible; NCCL test needs a GPU";
+    runtime_ = std::make_unique<MpiRuntime>(&argc_, &argv_);
+    world_ = std::make_unique<MpiCommunicator>(MPI_COMM_WORLD);
+  }
+  int argc_ = 0;
+  char** argv_ = nullptr;
+  std::unique_ptr<MpiRuntime> runtime_;
+  std::unique_ptr<MpiCommunicator> world_;
+};
+
+TEST_F(NcclOnOneGpu, SingleRankCollectives) {
+  NcclCommunicator nccl(*world_);
   EXPECT_EQ(nccl.rank(), 0);
   EXPECT_EQ(nccl.size(), 1);
   EXPECT_EQ(nccl.device(), 0);
@@ -50,15 +62,9 @@ TEST(NcclCommunicator, SingleRankCollectivesOnTheGpu) {
 }
 
 // device_communicator on one rank with one GPU: nothing in the way, so NCCL.
-TEST(NcclCommunicator, DeviceCommunicatorPicksNcclForOneRankPerGpu) {
-  if (visible_gpus() == 0) GTEST_SKIP() << "no CUDA device visible; NCCL test needs a GPU";
-  int argc = 0;
-  char** argv = nullptr;
-  MpiRuntime runtime(&argc, &argv);
-  MpiCommunicator world(MPI_COMM_WORLD);
-  DeviceComm d = device_communicator(world.split(0, 0), 0);
-  EXPECT_TRUE(d.nccl) << d.reason;
-  EXPECT_TRUE(d.comm->device_tensors());
+TEST_F(NcclOnOneGpu, DeviceCommunicatorPicksNccl) {
+  DeviceComm d = device_communicator(world_->split(0, 0), 0);
+  EXPECT_TRUE(d.comm->device_tensors()) << d.reason;
   EXPECT_EQ(d.reason, "NCCL: 1 ranks, each on its own GPU");
 }
 

@@ -277,58 +277,55 @@ say "stream vs resident on the GPU (8B-shaped, 8 layers, memory_budget 2GB)"
 slice="$build/slice-8b"
 [[ -f "$slice/config.json" ]] || "$build/bench/bench_stream_slice" "$slice" 8 4096 || status=1
 cp "$LACO_ASSETS/tokenizers/llama2/tokenizer.json" "$slice/" || status=1
-for p in resident auto; do
-  budget=(); [[ "$p" == auto ]] && budget=(--set model.memory_budget=2GB)
+# slice_prune NAME PLACEMENT SAMPLES TOKENS [--set k=v...]: the 8B-shaped slice pruned on the
+# GPU into $build/NAME-PLACEMENT (its log next to it).
+slice_prune() {
+  local name=$1 p=$2 samples=$3 tokens=$4
+  shift 4
   "$build/laco_dist" prune "$repo/configs/quickstart.toml" --set model.path="$slice" --set model.device=cuda \
-    --set model.dtype=bfloat16 --set model.placement="$p" "${budget[@]}" --set model.threads=1 \
-    --set calibration.samples=8 --set calibration.max_tokens=64 --set laco.merge_layers=2 \
-    --set laco.threshold=0.95 --set output.dir="$build/slice-$p" --set output.overwrite=true --quiet \
-    2>&1 | tee "$build/slice-$p.log" | grep -E "placement|error" || true
-done
-grep -q "placement: stream (auto" "$build/slice-auto.log" || { say "FAIL: auto did not stream under the budget"; status=1; }
-python3 - "$build/slice-resident" "$build/slice-auto" <<'PY' || status=1
+    --set model.dtype=bfloat16 --set model.placement="$p" "$@" --set model.threads=1 \
+    --set calibration.samples="$samples" --set calibration.max_tokens="$tokens" --set laco.merge_layers=2 \
+    --set laco.threshold=0.95 --set output.dir="$build/$name-$p" --set output.overwrite=true --quiet \
+    2>&1 | tee "$build/$name-$p.log" | grep -E "placement|activation cache|error" || true
+}
+# same_as_resident NAME WHAT: $build/NAME-auto has the candidates and checkpoint bytes of NAME-resident.
+same_as_resident() {
+  python3 - "$build/$1-resident" "$build/$1-auto" "$2" <<'PY' || status=1
 import json, sys
-import h5py
 def candidates(d):
     return [{k: v for k, v in c.items() if k != "seconds"} for c in json.load(open(d + "/laco_report.json"))["candidates"]]
 a, b = candidates(sys.argv[1]), candidates(sys.argv[2])
-print(f"== stream vs resident on the GPU: {len(a)} candidates, identical: {a == b}")
-ph = h5py.File(sys.argv[2] + "/profile.h5")["phases"][()]
+print(f"== {sys.argv[3]} vs resident on the GPU: {len(a)} candidates, identical: {a == b}")
+sys.exit(0 if a and a == b else 1)
+PY
+  local f
+  for f in "$build/$1"-resident/model*.safetensors; do
+    cmp "$f" "$build/$1-auto/$(basename "$f")" || { say "FAIL: $(basename "$f") differs ($2)"; status=1; }
+  done
+}
+
+slice_prune slice resident 8 64
+slice_prune slice auto 8 64 --set model.memory_budget=2GB
+grep -q "placement: stream (auto" "$build/slice-auto.log" || { say "FAIL: auto did not stream under the budget"; status=1; }
+same_as_resident slice "stream"
+python3 - "$build/slice-auto" <<'PY' || status=1
+import h5py, sys
+ph = h5py.File(sys.argv[1] + "/profile.h5")["phases"][()]
 cand = [r for r in ph if r["phase"] in (b"candidate", "candidate")]
 moved = sum(int(r["bytes"]) for r in cand); secs = sum(float(r["t_end"] - r["t_start"]) for r in cand)
 print(f"== streamed candidates: {sum(int(r['layers']) for r in cand)} layers, {moved / 1e9:.2f} GB fetched in "
       f"{secs:.2f} s of candidate time ({moved / 1e9 / max(secs, 1e-9):.2f} GB/s including compute)")
-sys.exit(0 if a and a == b else 1)
 PY
-for f in "$build"/slice-resident/model*.safetensors; do
-  cmp "$f" "$build/slice-auto/$(basename "$f")" || { say "FAIL: $(basename "$f") differs"; status=1; }
-done
 
 # Issue 12 item 3 + the staging: 3 layers at once (2 in flight) under a budget of 2060 MB,
 # where `laco_dist plan` puts the stream peak at 2.01 GB without the 90.8 MB cache (32 kjv
 # verses) and over the budget with it, so the cache goes to pinned host memory: the same
 # report and bytes as resident.
 say "stream with the cache in pinned host memory and 2 layers in flight (8B-shaped)"
-for p in resident auto; do
-  extra=(); [[ "$p" == auto ]] && extra=(--set model.memory_budget=2060MB --set model.max_materialized_layers=3)
-  "$build/laco_dist" prune "$repo/configs/quickstart.toml" --set model.path="$slice" --set model.device=cuda \
-    --set model.dtype=bfloat16 --set model.placement="$p" "${extra[@]}" --set model.threads=1 \
-    --set calibration.samples=32 --set calibration.max_tokens=512 --set laco.merge_layers=2 \
-    --set laco.threshold=0.95 --set output.dir="$build/cache-$p" --set output.overwrite=true --quiet \
-    2>&1 | tee "$build/cache-$p.log" | grep -E "placement|activation cache|error" || true
-done
+slice_prune cache resident 32 512
+slice_prune cache auto 32 512 --set model.memory_budget=2060MB --set model.max_materialized_layers=3
 grep -q "activation cache: pinned host memory" "$build/cache-auto.log" || { say "FAIL: the cache did not go to the host"; status=1; }
-python3 - "$build/cache-resident" "$build/cache-auto" <<'PY' || status=1
-import json, sys
-def candidates(d):
-    return [{k: v for k, v in c.items() if k != "seconds"} for c in json.load(open(d + "/laco_report.json"))["candidates"]]
-a, b = candidates(sys.argv[1]), candidates(sys.argv[2])
-print(f"== host cache + staging vs resident: {len(a)} candidates, identical: {a == b}")
-sys.exit(0 if a and a == b else 1)
-PY
-for f in "$build"/cache-resident/model*.safetensors; do
-  cmp "$f" "$build/cache-auto/$(basename "$f")" || { say "FAIL: $(basename "$f") differs (host cache)"; status=1; }
-done
+same_as_resident cache "host cache + staging"
 
 if (( status == 0 )); then say "GPU checks passed"; else say "GPU checks FAILED"; fi
 exit "$status"

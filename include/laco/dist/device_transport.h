@@ -25,8 +25,7 @@ struct GpuSlot {
 std::string nccl_obstacle(const std::vector<GpuSlot>& slots, bool nccl_built);
 
 struct DeviceComm {
-  std::unique_ptr<Communicator> comm;  // an NcclCommunicator over `host`, or `host` itself
-  bool nccl = false;
+  std::unique_ptr<Communicator> comm;  // an NcclCommunicator over `host` (device_tensors()), or `host` itself
   std::string reason;  // one line for the log: the transport and why
 };
 

@@ -23,6 +23,8 @@ class LayerStream {
   bool staged() const { return stager_ != nullptr; }
 
  private:
+  void refill();  // starts the stages the queue allows (none without a stager)
+
   const LayerTable& table_;
   PrefetchQueue queue_;
   CudaStager* stager_;

@@ -44,8 +44,8 @@ struct MemoryPlanInput {
   // [laco]: C, L, H (0 = num_hidden_layers), I, max_removed_layers (0 = no limit).
   int64_t merge_layers = 4, lowest_layer = 1, highest_layer = 0, interval = 2, max_removed_layers = 0;
   bool activation_cache = true;
-  bool early_reject = false;
-  int max_materialized_layers = 2;  // stream + cuda: N, the computing layer + N - 1 staged  // the first micro-batch is then a one-sample probe (make_micro_batches)
+  bool early_reject = false;  // the first micro-batch is then a one-sample probe (make_micro_batches)
+  int max_materialized_layers = 2;  // stream + cuda: N, the computing layer + N - 1 staged
   // [parallel] candidate_width (0 = world) and the machine: world = nodes x ranks_per_node.
   int candidate_width = 0, nodes = 1, ranks_per_node = 1;
   MemoryBudget budget;
@@ -83,6 +83,7 @@ struct MemoryPlan {
   uint64_t checkpoint_bytes = 0;    // parameters x checkpoint dtype bytes
   uint64_t page_cache_per_node = 0; // the checkpoint's mmap, shared by a node's ranks; evictable
   PlacementMemory resident, stream;
+  const PlacementMemory& of(Placement p) const { return p == Placement::kStream ? stream : resident; }
   std::optional<Placement> chosen;  // empty: refused (nothing fits) or the budget is unknown
   std::string reason;               // why `chosen`, or why none
 };
