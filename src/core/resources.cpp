@@ -1,6 +1,7 @@
 // Process resources: see resources.h.
 #include "laco/core/resources.h"
 
+#include <malloc.h>
 #include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -31,6 +32,12 @@ int64_t anon_rss_bytes() {
     if (std::sscanf(line, "RssAnon: %lld kB", &kb) == 1) break;
   std::fclose(f);
   return static_cast<int64_t>(kb) * 1024;
+}
+
+void release_free_heap() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 std::string host_name() {

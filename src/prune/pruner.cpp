@@ -469,6 +469,7 @@ class PruneRun {
     phases_.add(cfg_.laco.activation_cache || all_layers ? "cache" : "reference", t0, wall_seconds(),
                 static_cast<int64_t>(cache_bytes(own)), fetched_since_last().layers);
     dist::agree(world_, [&] { check_reference_finite(own); });
+    release_free_heap();  // the reference pass's activations (see resources.h)
     sample_memory();
     return own;
   }
@@ -551,6 +552,7 @@ class PruneRun {
                       r.original_layers.back(), o.similarity, r.accepted, r.discarded, o.t_merge, o.t_forward,
                       o.t_reduce, o.finite});
     }
+    release_free_heap();  // the round's activations, as after the reference pass
     sample_memory();
     auto phase_rows = phases_.gather(world_);
     if (rank_ == 0) {

@@ -3,8 +3,8 @@
 // of 3 layers give the same report and checkpoint bytes, and the streamed run's peak
 // anonymous memory (profile /memory) grows by less than one float32 layer from 3 to 6
 // layers and stays within the activation cache + (C + 2) float32 layers + 400 MB; the
-// memory plan's peak per rank is within 15 % of the measured peak above the baseline (the
-// rank's RssAnon before it loads the replica) for each of the three runs.
+// memory plan's peak per rank is within 5 % + 24 MB (heap slack) of the measured peak above
+// the baseline (the rank's RssAnon before it loads the replica) for each of the three runs.
 #include <filesystem>
 #include <sstream>
 #include <tuple>
@@ -118,10 +118,11 @@ TEST(StreamSlice, StreamedMatchesResidentAndItsMemoryDoesNotGrowWithTheModel) {
     const double measured = static_cast<double>(run->memory.peak_anon_bytes - run->memory.baseline_anon_bytes);
     std::printf("%s: planned %.1f MB, measured %.1f MB above the baseline of %.1f MB (%+.1f %%)\n", what.c_str(),
                 planned / 1e6, measured / 1e6, run->memory.baseline_anon_bytes / 1e6, 100.0 * (planned - measured) / measured);
-    // 20 %: the 3-layer stream run's RssAnon baseline (sampled before the load) has come out
-    // 13 MB below the 6-layer run's since 2026-12-02 while both peaks agree to 0.2 MB, which
-    // puts it at -15.8 % (allocator state before the load; open item in issue 12's note).
-    EXPECT_NEAR(planned, measured, 0.20 * measured) << what;
+    // 5 % + 24 MB: besides what the plan counts, glibc keeps freed activation blocks in the
+    // heap between the trims (release_free_heap after the reference pass and each round):
+    // 0 to 20 MB seen on this 100 MB run, never a layer (51 MB) or the merge sums (29 MB),
+    // which a plan that forgot them would miss by.
+    EXPECT_NEAR(planned, measured, 0.05 * measured + 24e6) << what;
   }
 }
 

@@ -137,7 +137,8 @@ if wait_file "$d/laco_state.json" 60; then
     [[ $(slurm_job_field "$id" NodeList) == "n[1-2]" ]] || fail "requeue on 2 nodes: restarted on $(slurm_job_field "$id" NodeList)"
   fi
 else
-  fail "requeue on 2 nodes: no laco_state.json after 60 s"
+  fail "requeue on 2 nodes: no laco_state.json after 60 s; job $id $(slurm_job_field "$id" JobState), its output:"
+  cat "$out/prune_cpu-$id.out" >&2
 fi
 echo "cluster + plain run in $((t_up - t_start)) s, checks took $((SECONDS - t_up)) s"
 finish
