@@ -451,8 +451,9 @@ void validate(const RunConfig& c) {
           fmt::format("an integer from 0 (automatic) to {}", kMaxThreads));
   require(c, m.stream_waves >= 1 && m.stream_waves <= 64, "model.stream_waves", m.stream_waves,
           "an integer from 1 to 64");
-  require(c, m.max_materialized_layers >= 2 && m.max_materialized_layers <= 8, "model.max_materialized_layers",
-          m.max_materialized_layers, "an integer from 2 to 8");
+  require(c, m.max_materialized_layers == 0 || (m.max_materialized_layers >= 2 && m.max_materialized_layers <= 8),
+          "model.max_materialized_layers", m.max_materialized_layers,
+          "0 (automatic: the most of 2 to 4 that the memory budget holds) or an integer from 2 to 8");
   if (!m.memory_budget.empty()) parse_size(m.memory_budget, c.where("model.memory_budget") + ": model.memory_budget");
   const CalibrationSection& cal = c.calibration;
   require(c, cal.samples >= 1, "calibration.samples", cal.samples, "an integer >= 1");

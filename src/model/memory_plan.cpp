@@ -175,7 +175,9 @@ int dtype_bytes(const std::string& name, const std::string& what) {
                                "float16 or float64)", what, name));
 }
 
-MemoryPlan plan_memory(const ModelConfig& mc, const MemoryPlanInput& in) {
+namespace {
+
+MemoryPlan plan_for(const ModelConfig& mc, const MemoryPlanInput& in) {
   MemoryPlan plan;
   plan.input = in;
   plan.model_type = mc.model_type;
@@ -241,6 +243,31 @@ MemoryPlan plan_memory(const ModelConfig& mc, const MemoryPlanInput& in) {
   settle(s, in);
 
   choose(plan);
+  return plan;
+}
+
+// Automatic layers in flight: deeper than 4 only smooths copy-time jitter further, at a
+// layer of GPU and pinned host memory per rank each (docs/config.md).
+constexpr int kMostAutoMaterialized = 4;
+
+}  // namespace
+
+MemoryPlan plan_memory(const ModelConfig& mc, const MemoryPlanInput& input) {
+  if (input.max_materialized_layers != 0) return plan_for(mc, input);
+  MemoryPlanInput in = input;
+  in.max_materialized_layers = 2;
+  MemoryPlan plan = plan_for(mc, in);
+  if (in.device == Device::kCuda && in.budget.rank > 0) {
+    for (int n = kMostAutoMaterialized; n > 2; --n) {
+      in.max_materialized_layers = n;
+      MemoryPlan deeper = plan_for(mc, in);
+      if (deeper.stream.fits && deeper.stream.cache_on_device == plan.stream.cache_on_device) {
+        plan = std::move(deeper);
+        break;
+      }
+    }
+  }
+  plan.materialized_auto = true;
   return plan;
 }
 
@@ -322,6 +349,10 @@ std::string format_memory_plan(const MemoryPlan& plan) {
                      in.budget.rank ? format_bytes(in.budget.rank) : "unknown", in.budget.rank_source,
                      in.budget.host_node ? format_bytes(in.budget.host_node) : "unknown", in.budget.host_source);
   out += fmt::format("  placement    {}\n", choice_line(plan));
+  if (cuda)
+    out += fmt::format("  in flight    stream: {} layers on the GPU at once (model.max_materialized_layers{})\n",
+                       in.max_materialized_layers,
+                       plan.materialized_auto ? " = 0: the most of 2 to 4 that fit next to the cache" : "");
   return out;
 }
 

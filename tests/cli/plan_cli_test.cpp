@@ -37,13 +37,17 @@ TEST_F(PlanCli, Llama3_70bShapeOnEightGpusStreams) {
   EXPECT_TRUE(has(r.out, "70553706496 parameters (855654400 per layer, 1.7 GB in bfloat16)")) << r.out;
   EXPECT_TRUE(has(r.out, "8 = 1 node x 8 ranks per node; W 8 x S 1")) << r.out;
   EXPECT_TRUE(has(r.out, "no tokenizer.json in model.path")) << r.out;
-  EXPECT_TRUE(has(r.out, "peak on the GPU                                146.7 GB           7.9 GB")) << r.out;
+  // model.max_materialized_layers is automatic: 4 layers on the GPU (3 staged) fit.
+  EXPECT_TRUE(has(r.out, "peak on the GPU                                146.7 GB           11.3 GB")) << r.out;
   EXPECT_TRUE(has(r.out, "accepted merges, up to 19 layers               0 B                32.5 GB host")) << r.out;
-  EXPECT_TRUE(has(r.out, "staging, 1 layer in flight (+ pinned host)     -                  1.7 GB")) << r.out;
+  EXPECT_TRUE(has(r.out, "staging, 3 layers in flight (+ pinned host)    -                  5.1 GB")) << r.out;
+  EXPECT_TRUE(has(r.out, "host memory, 8 ranks                           12.9 GB            301.2 GB")) << r.out;
   EXPECT_TRUE(has(r.out, "page cache, checkpoint mmap (evictable)        141.1 GB           141.1 GB")) << r.out;
   EXPECT_TRUE(has(r.out, "placement    stream (auto: resident needs 146.7 GB per rank, budget 80.0 GB "
-                         "(--device-memory): 66.7 GB short; stream needs 7.9 GB per rank)")) << r.out;
-  // The same machine with 200 GB of host memory per node cannot hold stream's merges either.
+                         "(--device-memory): 66.7 GB short; stream needs 11.3 GB per rank)")) << r.out;
+  EXPECT_TRUE(has(r.out, "in flight    stream: 4 layers on the GPU at once (model.max_materialized_layers = 0")) << r.out;
+  // The same machine with 200 GB of host memory per node cannot hold stream's merges either
+  // (at 2 layers on the GPU, the least).
   r = run_cli({"plan", repo_file("configs/llama3-70b.toml"), "--set", "model.path=" + shape, "--set",
                "model.device=cuda", "--ranks-per-node", "8", "--device-memory", "80GB", "--host-memory", "200GB"});
   EXPECT_EQ(r.exit_code, 2) << r.err;

@@ -217,6 +217,55 @@ TEST(MemoryPlan, CacheThatDoesNotFitOnTheGpuSpillsToPinnedHost) {
   EXPECT_EQ(require_placement(p), Placement::kStream);
 }
 
+// max_materialized_layers 0: the most of 2..4 layers on the GPU whose stream figures fit
+// the budget (GPU and host) without sending the cache to the host; each layer in flight
+// adds 1711308800 bytes on the GPU and again pinned per rank (stream at 2: 7897939968 on the
+// GPU with the cache, 273809408000 host per node).
+TEST(MemoryPlan, AutomaticLayersInFlightAreTheMostThatFit) {
+  const std::string dir = repo_file("configs/shapes/llama-3-70b");
+  LACO_REQUIRE_FILE(dir + "/config.json");
+  const ModelConfig mc = load_model_config(dir);
+  MemoryPlanInput in;
+  in.checkpoint_dtype = in.compute_dtype = "bfloat16";
+  in.checkpoint_bytes = in.compute_bytes = 2;
+  in.device = Device::kCuda;
+  in.batch_size = 2;
+  in.ranks_per_node = 8;
+  in.max_materialized_layers = 0;
+  auto planned = [&](uint64_t gpu, uint64_t host) {
+    in.budget = {gpu, "--device-memory", host, "--host-memory"};
+    return plan_memory(mc, in);
+  };
+  MemoryPlan p = planned(80'000'000'000, 1'000'000'000'000);
+  EXPECT_TRUE(p.materialized_auto);
+  EXPECT_EQ(p.input.max_materialized_layers, 4);
+  EXPECT_EQ(p.stream.staging, 3 * uint64_t{1711308800});
+  EXPECT_EQ(p.stream.rank_peak, 7897939968u + 2 * 1711308800u);                 // 11.3 GB
+  EXPECT_EQ(p.stream.host_per_node, 273809408000u + 8 * 2 * uint64_t{1711308800});  // 301.2 GB
+  EXPECT_EQ(planned(10'000'000'000, 1'000'000'000'000).input.max_materialized_layers, 3);  // 9.61 GB
+  EXPECT_EQ(planned(9'000'000'000, 1'000'000'000'000).input.max_materialized_layers, 2);
+  // The host: 3 needs 287.5 GB per node, 4 needs 301.2 GB.
+  EXPECT_EQ(planned(80'000'000'000, 290'000'000'000).input.max_materialized_layers, 3);
+  // 8.5 GB: 3 would fit only with the cache in host memory (7.99 GB without it): 2 it is.
+  p = planned(8'500'000'000, 1'000'000'000'000);
+  EXPECT_EQ(p.input.max_materialized_layers, 2);
+  EXPECT_TRUE(p.stream.cache_on_device);
+  // Nothing fits: 2, and the refusal names the figures at 2.
+  p = planned(80'000'000'000, 200'000'000'000);
+  EXPECT_EQ(p.input.max_materialized_layers, 2);
+  EXPECT_NE(p.reason.find("stream needs 273.8 GB of host memory per node"), std::string::npos) << p.reason;
+  // On cpu, or with an unknown budget, nothing is staged: 2.
+  in.device = Device::kCpu;
+  EXPECT_EQ(planned(80'000'000'000, 1'000'000'000'000).input.max_materialized_layers, 2);
+  in.device = Device::kCuda;
+  EXPECT_EQ(planned(0, 0).input.max_materialized_layers, 2);
+  // An explicit value is kept even where a deeper one would fit.
+  in.max_materialized_layers = 3;
+  p = planned(80'000'000'000, 1'000'000'000'000);
+  EXPECT_FALSE(p.materialized_auto);
+  EXPECT_EQ(p.input.max_materialized_layers, 3);
+}
+
 // Parameter counts of the shipped shapes against the published sizes.
 TEST(MemoryPlan, ShippedShapesLoadWithTheirPublishedSizes) {
   const std::vector<std::pair<std::string, int64_t>> shapes = {

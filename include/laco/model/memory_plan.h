@@ -45,7 +45,8 @@ struct MemoryPlanInput {
   int64_t merge_layers = 4, lowest_layer = 1, highest_layer = 0, interval = 2, max_removed_layers = 0;
   bool activation_cache = true;
   bool early_reject = false;  // the first micro-batch is then a one-sample probe (make_micro_batches)
-  int max_materialized_layers = 2;  // stream + cuda: N, the computing layer + N - 1 staged
+  // stream + cuda: N, the computing layer + N - 1 staged; 0 = automatic (plan_memory).
+  int max_materialized_layers = 2;
   // [parallel] candidate_width (0 = world) and the machine: world = nodes x ranks_per_node.
   int candidate_width = 0, nodes = 1, ranks_per_node = 1;
   MemoryBudget budget;
@@ -84,13 +85,16 @@ struct MemoryPlan {
   uint64_t page_cache_per_node = 0; // the checkpoint's mmap, shared by a node's ranks; evictable
   PlacementMemory resident, stream;
   const PlacementMemory& of(Placement p) const { return p == Placement::kStream ? stream : resident; }
+  bool materialized_auto = false;   // input.max_materialized_layers was 0 and is now resolved
   std::optional<Placement> chosen;  // empty: refused (nothing fits) or the budget is unknown
   std::string reason;               // why `chosen`, or why none
 };
 
 // Both placements' figures and the choice: auto takes resident if it fits, else stream if
-// it fits; an explicit placement is taken when it fits. Pure; InputError only for a bad
-// candidate_width (dist::make_plan) or an empty calibration.
+// it fits; an explicit placement is taken when it fits. max_materialized_layers 0 becomes,
+// on cuda with a known budget, the most of 2..4 whose stream figures fit without moving the
+// activation cache off the GPU, else 2 (plan.input holds the value used). Pure; InputError
+// only for a bad candidate_width (dist::make_plan) or an empty calibration.
 MemoryPlan plan_memory(const ModelConfig& model, const MemoryPlanInput& input);
 
 // plan.chosen, or InputError with plan.reason (the budget, where it came from and the
