@@ -30,6 +30,17 @@ MemoryBudget budget(uint64_t rank, uint64_t host_node = 0) {
   return {rank, "test budget", host_node, "test host"};
 }
 
+// configs/llama3-70b.toml on cuda: bfloat16 checkpoint and compute, 10 x 128 tokens, batch 2,
+// C=4 L=1 I=2, W = world.
+MemoryPlanInput llama3_70b_on_cuda() {
+  MemoryPlanInput in;
+  in.checkpoint_dtype = in.compute_dtype = "bfloat16";
+  in.checkpoint_bytes = in.compute_bytes = 2;
+  in.device = Device::kCuda;
+  in.batch_size = 2;
+  return in;
+}
+
 // stories260K: D 64, FFN 172, 5 layers, 8 heads of 8, 4 KV heads (kv dim 32), vocab 512, tied.
 // One layer: q 64*64 = 4096, k and v 32*64 = 2048 each, o 4096 (12288), gate/up/down
 // 172*64 = 11008 each (33024), two norms 128: 45440 parameters = 181760 bytes in float32.
@@ -140,11 +151,7 @@ TEST(MemoryPlan, Llama3_70bOnEightGpusOf80GbStreams) {
   const std::string dir = repo_file("configs/shapes/llama-3-70b");
   LACO_REQUIRE_FILE(dir + "/config.json");
   const ModelConfig mc = load_model_config(dir);
-  MemoryPlanInput in;  // configs/llama3-70b.toml: 10 x 128 tokens, batch 2, C=4 L=1 I=2, W = world
-  in.checkpoint_dtype = in.compute_dtype = "bfloat16";
-  in.checkpoint_bytes = in.compute_bytes = 2;
-  in.device = Device::kCuda;
-  in.batch_size = 2;
+  MemoryPlanInput in = llama3_70b_on_cuda();
   in.ranks_per_node = 8;
   in.budget = {80'000'000'000, "--device-memory", 1'000'000'000'000, "--host-memory"};
   const MemoryPlan p = plan_memory(mc, in);
@@ -203,11 +210,7 @@ TEST(MemoryPlan, CacheThatDoesNotFitOnTheGpuSpillsToPinnedHost) {
   const std::string dir = repo_file("configs/shapes/llama-3-70b");
   LACO_REQUIRE_FILE(dir + "/config.json");
   const ModelConfig mc = load_model_config(dir);
-  MemoryPlanInput in;
-  in.checkpoint_dtype = in.compute_dtype = "bfloat16";
-  in.checkpoint_bytes = in.compute_bytes = 2;
-  in.device = Device::kCuda;
-  in.batch_size = 2;
+  MemoryPlanInput in = llama3_70b_on_cuda();
   in.placement = Placement::kStream;
   in.budget = budget(7'000'000'000);  // stream without the cache: 6283132928, with it 7897939968
   const MemoryPlan p = plan_memory(mc, in);
@@ -225,11 +228,7 @@ TEST(MemoryPlan, AutomaticLayersInFlightAreTheMostThatFit) {
   const std::string dir = repo_file("configs/shapes/llama-3-70b");
   LACO_REQUIRE_FILE(dir + "/config.json");
   const ModelConfig mc = load_model_config(dir);
-  MemoryPlanInput in;
-  in.checkpoint_dtype = in.compute_dtype = "bfloat16";
-  in.checkpoint_bytes = in.compute_bytes = 2;
-  in.device = Device::kCuda;
-  in.batch_size = 2;
+  MemoryPlanInput in = llama3_70b_on_cuda();
   in.ranks_per_node = 8;
   in.max_materialized_layers = 0;
   auto planned = [&](uint64_t gpu, uint64_t host) {
