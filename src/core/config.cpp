@@ -453,7 +453,7 @@ void validate(const RunConfig& c) {
           "an integer from 1 to 64");
   require(c, m.max_materialized_layers == 0 || (m.max_materialized_layers >= 2 && m.max_materialized_layers <= 8),
           "model.max_materialized_layers", m.max_materialized_layers,
-          "0 (automatic: the most of 2 to 4 that the memory budget holds) or an integer from 2 to 8");
+          "0 (automatic, from the memory budget) or an integer from 2 to 8");
   if (!m.memory_budget.empty()) parse_size(m.memory_budget, c.where("model.memory_budget") + ": model.memory_budget");
   const CalibrationSection& cal = c.calibration;
   require(c, cal.samples >= 1, "calibration.samples", cal.samples, "an integer >= 1");

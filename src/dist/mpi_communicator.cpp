@@ -126,14 +126,15 @@ Layout make_layout(std::vector<int> counts, int rank) {
   return layout;
 }
 
-// A CUDA tensor's host copy for MPI (NCCL is the device path: NcclCommunicator); other
+// A host tensor for MPI to carry a CUDA tensor's values (NCCL is the device path:
+// NcclCommunicator): a copy when `with_values`, else uninitialized of the same shape; other
 // devices are an error naming the rank.
-at::Tensor staged(const at::Tensor& tensor, int rank, const char* what) {
+at::Tensor staged(const at::Tensor& tensor, bool with_values, int rank, const char* what) {
   if (!tensor.is_cuda()) {
     throw InternalError(fmt::format("rank {}: {} of a tensor on {}: only CPU and CUDA tensors travel",
                                     rank, what, tensor.device().str()));
   }
-  return tensor.to(at::kCPU);
+  return with_values ? tensor.to(at::kCPU) : at::empty(tensor.sizes(), tensor.options().device(at::kCPU));
 }
 
 }  // namespace
@@ -252,10 +253,10 @@ std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) {
 }
 
 void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
-  if (!tensor.device().is_cpu()) {  // through host memory, then back to the device
-    at::Tensor host = staged(tensor, rank_, "broadcast");
+  if (!tensor.device().is_cpu()) {  // through host memory: the root's values, the others' result
+    at::Tensor host = staged(tensor, rank_ == root, rank_, "broadcast");
     broadcast(host, root);
-    tensor.copy_(host);
+    if (rank_ != root) tensor.copy_(host);
     return;
   }
   // Shapes must agree (contract); a mismatch would corrupt memory, so it is checked.
@@ -272,7 +273,7 @@ void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {
 
 void MpiCommunicator::allreduce(at::Tensor& tensor, ReduceOp op) {
   if (!tensor.device().is_cpu()) {
-    at::Tensor host = staged(tensor, rank_, "allreduce");
+    at::Tensor host = staged(tensor, /*with_values=*/true, rank_, "allreduce");
     allreduce(host, op);
     tensor.copy_(host);
     return;

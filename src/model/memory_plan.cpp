@@ -246,10 +246,6 @@ MemoryPlan plan_for(const ModelConfig& mc, const MemoryPlanInput& in) {
   return plan;
 }
 
-// Automatic layers in flight: deeper than 4 only smooths copy-time jitter further, at a
-// layer of GPU and pinned host memory per rank each (docs/config.md).
-constexpr int kMostAutoMaterialized = 4;
-
 }  // namespace
 
 MemoryPlan plan_memory(const ModelConfig& mc, const MemoryPlanInput& input) {
@@ -349,11 +345,16 @@ std::string format_memory_plan(const MemoryPlan& plan) {
                      in.budget.rank ? format_bytes(in.budget.rank) : "unknown", in.budget.rank_source,
                      in.budget.host_node ? format_bytes(in.budget.host_node) : "unknown", in.budget.host_source);
   out += fmt::format("  placement    {}\n", choice_line(plan));
-  if (cuda)
-    out += fmt::format("  in flight    stream: {} layers on the GPU at once (model.max_materialized_layers{})\n",
-                       in.max_materialized_layers,
-                       plan.materialized_auto ? " = 0: the most of 2 to 4 that fit next to the cache" : "");
+  if (cuda) out += fmt::format("  in flight    stream: {}\n", in_flight_line(plan));
   return out;
+}
+
+std::string in_flight_line(const MemoryPlan& plan) {
+  const int n = plan.input.max_materialized_layers;
+  return fmt::format("{} layers on the GPU at once (model.max_materialized_layers{})", n,
+                     plan.materialized_auto
+                         ? fmt::format(" = 0: the most of 2 to {} that fit next to the cache", kMostAutoMaterialized)
+                         : "");
 }
 
 // ---- the run's input and the budget of this machine (not pure) ---------------------------

@@ -119,10 +119,7 @@ void CandidateEvaluator::run_streamed(const std::vector<Job>& jobs, std::vector<
     }
     if (lanes.empty()) continue;
     const auto needed_at = [&](int64_t p) {
-      return std::any_of(lanes.begin(), lanes.end(), [&](const Lane& l) {
-        const Step s = step_at(l.pair, p);
-        return s == Step::kBelow || s == Step::kAbove;
-      });
+      return std::any_of(lanes.begin(), lanes.end(), [&](const Lane& l) { return runs_layer(l.pair, p); });
     };
     std::vector<int64_t> order;  // the wave's layer fetches, staged ahead on CUDA
     for (int64_t p = first_position(pairs); p < n; ++p)
@@ -142,11 +139,8 @@ void CandidateEvaluator::run_streamed(const std::vector<Job>& jobs, std::vector<
       }
       if (!needed_at(p)) continue;
       const model::LayerWeights layer = layers.next(p);  // once per wave
-      for (Lane& l : lanes) {
-        const Step s = step_at(l.pair, p);
-        if (s != Step::kBelow && s != Step::kAbove) continue;
-        l.h = model_.run_layer(l.h, layer, own_[static_cast<size_t>(l.batch)].ctx);
-      }
+      for (Lane& l : lanes)
+        if (runs_layer(l.pair, p)) l.h = model_.run_layer(l.h, layer, own_[static_cast<size_t>(l.batch)].ctx);
       peak_anon_ = std::max(peak_anon_, anon_rss_bytes());
     }
     // Early stop batch by batch in batch order, as run_resident decides it.

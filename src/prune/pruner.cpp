@@ -485,11 +485,9 @@ class PruneRun {
     model::LayerTable table = placement_ == Placement::kStream
                                   ? model::LayerTable::open_streamed(mc_, weights_, dtype_, device_)
                                   : model::LayerTable::load(mc_, weights_, dtype_, device_);
-    const int in_flight = memory_.input.max_materialized_layers;  // resolved by the plan when 0
-    table.set_max_materialized_layers(in_flight);
+    table.set_max_materialized_layers(memory_.input.max_materialized_layers);  // resolved by the plan when 0
     if (rank_ == 0 && placement_ == Placement::kStream && device_.is_cuda())
-      spdlog::info("layers on the GPU at once: {} (the computing one + {} staged{})", in_flight, in_flight - 1,
-                   memory_.materialized_auto ? "; automatic: the most of 2 to 4 the memory budget holds" : "");
+      spdlog::info("streamed layers: {}", model::in_flight_line(memory_));
     if (opt_.reuse) opt_.reuse->table_key = key, opt_.reuse->table = table;
     return table;
   }

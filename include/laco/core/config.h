@@ -65,8 +65,8 @@ struct ModelSection {
   Placement placement = Placement::kAuto;
   std::string memory_budget;        // "" = the device's or host's memory; else a size ("80GB")
   int stream_waves = 2;             // stream + laco.early_reject: waves per round, >= 1
-  // stream + cuda: the computing layer + this - 1 in flight, 2..8; 0 = the most of 2..4 the
-  // memory budget holds (model::plan_memory).
+  // stream + cuda: the computing layer + this - 1 in flight, 2..8; 0 = from the memory
+  // budget (model::plan_memory).
   int max_materialized_layers = 0;
 };
 

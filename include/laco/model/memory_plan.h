@@ -90,6 +90,9 @@ struct MemoryPlan {
   std::string reason;               // why `chosen`, or why none
 };
 
+// model.max_materialized_layers = 0 takes at most this many layers on the GPU at once.
+constexpr int kMostAutoMaterialized = 4;
+
 // Both placements' figures and the choice: auto takes resident if it fits, else stream if
 // it fits; an explicit placement is taken when it fits. max_materialized_layers 0 becomes,
 // on cuda with a known budget, the most of 2..4 whose stream figures fit without moving the
@@ -104,6 +107,8 @@ Placement require_placement(const MemoryPlan& plan);
 // The readable table: one row per line, resident and stream side by side, per-node
 // totals, the budget and the choice with its reason. Sizes in decimal units (GB = 1e9).
 std::string format_memory_plan(const MemoryPlan& plan);
+// "4 layers on the GPU at once (model.max_materialized_layers = 0: the most of 2 to 4 ...)".
+std::string in_flight_line(const MemoryPlan& plan);
 // "141.1 GB", "7.3 MB", "512 B".
 std::string format_bytes(uint64_t bytes);
 

@@ -23,6 +23,11 @@ struct Pair {
   bool from_cache = true;       // starts from the cached input of `base`
 };
 Step step_at(const Pair& pair, int64_t p);
+// Whether the pair runs the table's own layer p (not the merged one, not skipped).
+inline bool runs_layer(const Pair& pair, int64_t p) {
+  const Step s = step_at(pair, p);
+  return s == Step::kBelow || s == Step::kAbove;
+}
 // The first layer position any pair of a wave visits.
 int64_t first_position(const std::vector<Pair>& pairs);
 
